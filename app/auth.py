@@ -1,0 +1,130 @@
+"""Bearer tokens and the decorators that say who may call a route.
+
+Three kinds of caller (ARCHITECTURE rule 9): members (WeChat login), store staff (bound to a store) and
+marketing/admin operators. A token carries kind, role and store so a route can decide without a query.
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jwt
+from flask import current_app, g, request
+
+from app import clock
+from app.errors import Forbidden, Unauthorized
+
+STORE_ROLES = ("staff", "manager")  # act at a till, in their own store
+ADMIN_ROLES = ("marketing", "admin")  # configure the program
+ALL_ROLES = STORE_ROLES + ADMIN_ROLES
+
+
+@dataclass(frozen=True)
+class Identity:
+    kind: str  # "member" | "operator"
+    id: int
+    role: str | None = None
+    store_id: int | None = None
+
+
+def issue_token(kind: str, subject_id: int, role: str | None = None, store_id: int | None = None) -> str:
+    ttl = current_app.config["MEMBER_TOKEN_TTL" if kind == "member" else "OPERATOR_TOKEN_TTL"]
+    issued = int(clock.now().timestamp())
+    claims = {"sub": str(subject_id), "kind": kind, "iat": issued, "exp": issued + ttl}
+    if role:
+        claims["role"] = role
+    if store_id is not None:
+        claims["store"] = store_id
+    return jwt.encode(claims, current_app.config["SECRET_KEY"], algorithm="HS256")
+
+
+def _decode(token: str) -> Identity:
+    try:
+        claims = jwt.decode(
+            token,
+            current_app.config["SECRET_KEY"],
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub", "kind"], "verify_exp": False},
+        )
+    except jwt.InvalidTokenError:
+        raise Unauthorized("The token is invalid.", code="invalid_token") from None
+    if int(claims["exp"]) <= int(clock.now().timestamp()):  # our clock, so tests can move it
+        raise Unauthorized("The token has expired; log in again.", code="token_expired")
+    if claims["kind"] not in ("member", "operator"):
+        raise Unauthorized("The token is invalid.", code="invalid_token")
+    return Identity(claims["kind"], int(claims["sub"]), claims.get("role"), claims.get("store"))
+
+
+def current_identity() -> Identity:
+    """The caller, decoded once per request; 401 without a valid bearer token."""
+    if "identity" not in g:
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("A bearer token is required.", code="missing_token")
+        g.identity = _decode(token.strip())
+    return g.identity
+
+
+def current_identity_key() -> str | None:
+    """A stable key for rate limits, or None when the caller sent no valid token."""
+    try:
+        identity = current_identity()
+    except Unauthorized:
+        return None
+    return f"{identity.kind}:{identity.id}"
+
+
+def current_member_id() -> int:
+    return current_identity().id
+
+
+def _documented(func: Callable, roles: str) -> Callable:
+    """Mark the route as bearer-protected in the OpenAPI document (what `blp.doc` does)."""
+    doc = getattr(func, "_apidoc", {})
+    manual = doc.setdefault("manual_doc", {})
+    manual["security"] = [{"bearer": []}]
+    manual.setdefault("description", f"Caller: {roles}.")
+    func._apidoc = doc
+    return func
+
+
+def member_required(func: Callable) -> Callable:
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        if current_identity().kind != "member":
+            raise Forbidden("This route is for members.")
+        return func(*args, **kwargs)
+
+    return _documented(wrapper, "member")
+
+
+def operator_required(*roles: str) -> Callable[[Callable], Callable]:
+    """Operators with one of `roles`; store roles must also carry a store."""
+    allowed = roles or ALL_ROLES
+
+    def decorate(func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            identity = current_identity()
+            if identity.kind != "operator" or identity.role not in allowed:
+                raise Forbidden(f"This route needs one of the roles: {', '.join(allowed)}.")
+            if identity.role in STORE_ROLES and identity.store_id is None:
+                raise Forbidden("This operator is not bound to a store.")
+            return func(*args, **kwargs)
+
+        return _documented(wrapper, ", ".join(allowed))
+
+    return decorate
+
+
+staff_required = operator_required(*STORE_ROLES)
+admin_required = operator_required(*ADMIN_ROLES)
+
+
+def current_store_id() -> int:
+    store_id = current_identity().store_id
+    if store_id is None:
+        raise Forbidden("This operator is not bound to a store.")
+    return store_id

@@ -1,0 +1,26 @@
+"""The demo program: each domain seeds its own part (`<domain>/demo.py: seed() -> lines to print`).
+
+Order matters only where one part names another (tier packs and task rewards name coupon templates).
+Every seed is idempotent: it looks things up by code before creating them.
+"""
+from __future__ import annotations
+
+from app import _optional_module
+
+DEMO_MODULES = [
+    "app.operators.demo",
+    "coupons.demo",
+    "members.demo",
+    "points.demo",
+    "tasks.demo",
+    "reports.demo",
+]
+
+
+def seed() -> list[str]:
+    lines: list[str] = []
+    for name in DEMO_MODULES:
+        module = _optional_module(name)
+        if module is not None:
+            lines.extend(module.seed())
+    return lines

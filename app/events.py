@@ -1,0 +1,20 @@
+"""In-process domain events (blinker, which Flask already ships).
+
+A domain announces what happened; other domains subscribe in their `handlers.py`. Receivers run
+synchronously inside the sender's transaction, so a handler's writes commit or roll back with the cause
+(e.g. a first-purchase task reward commits with the purchase). A handler must not commit.
+"""
+from blinker import Namespace
+
+_events = Namespace()
+
+# sender: None; kwargs: member_id, is_new
+member_registered = _events.signal("member-registered")
+# kwargs: member_id, purchase_id, first (bool) -- emitted by points' purchase service
+purchase_recorded = _events.signal("purchase-recorded")
+# kwargs: member_id, purchase_id, refund_id, full (bool)
+purchase_refunded = _events.signal("purchase-refunded")
+# kwargs: member_id, from_tier, to_tier, reason
+tier_changed = _events.signal("tier-changed")
+# kwargs: member_id -- emitted when nickname/birthday/phone change (profile task)
+profile_updated = _events.signal("profile-updated")

@@ -1,0 +1,30 @@
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.extensions import limiter
+from app.operators import service
+from app.operators.schemas import OperatorLoginIn, OperatorLoginOut
+
+blp = Blueprint("operator_auth", __name__, url_prefix="/api/v1/auth", description="Staff and marketing login")
+
+
+def _username_key() -> str:
+    body = request.get_json(silent=True)
+    name = body.get("username") if isinstance(body, dict) else None
+    return f"operator-login:{name if isinstance(name, str) else '-'}"
+
+
+@blp.route("/operator-login")
+class OperatorLogin(MethodView):
+    # More than 5 failed logins a minute for one username: 429 (successes do not count).
+    decorators = [limiter.limit("5/minute", key_func=_username_key, deduct_when=lambda r: r.status_code == 401)]
+
+    @blp.arguments(OperatorLoginIn)
+    @blp.response(200, OperatorLoginOut)
+    def post(self, body):
+        """Staff / marketing login -> operator token."""
+        return service.login(body["username"], body["password"])
+
+
+blueprints = [blp]

@@ -1,0 +1,70 @@
+"""WeChat through wechatpy, with the API base configurable so tests talk to a fake on loopback.
+
+wechatpy 1.8 hard-codes the access-token URL and lacks getuserphonenumber; both are handled here and
+nowhere else. The access token is shared across processes in Redis (wechatpy's RedisStorage).
+"""
+from __future__ import annotations
+
+import requests
+from flask import current_app
+from wechatpy import WeChatClient
+from wechatpy.exceptions import WeChatClientException
+from wechatpy.session.redisstorage import RedisStorage
+
+from app.errors import ServiceUnavailable, Unauthorized
+from app.redis_store import get_redis
+
+INVALID_CODE_ERRCODES = {40029, 40163, 40226, 45011}
+
+
+class BrandWeChatClient(WeChatClient):
+    """WeChatClient whose every URL (token included) starts at `api_base`."""
+
+    def __init__(self, appid, secret, api_base: str, session=None, timeout: float = 5):
+        self._api_base = api_base.rstrip("/")
+        super().__init__(appid, secret, session=session, timeout=timeout)
+        self.API_BASE_URL = f"{self._api_base}/cgi-bin/"
+        self.wxa.API_BASE_URL = f"{self._api_base}/"
+
+    def fetch_access_token(self):
+        return self._fetch_access_token(
+            url=f"{self._api_base}/cgi-bin/token",
+            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret},
+        )
+
+
+def client() -> BrandWeChatClient:
+    cfg = current_app.config
+    storage = RedisStorage(get_redis(), prefix=f"wechatpy:{cfg['WECHAT_APPID']}")
+    return BrandWeChatClient(cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_API_BASE"], session=storage)
+
+
+def _call(func, *args, invalid_message: str, invalid_code: str, **kwargs):
+    try:
+        return func(*args, **kwargs)
+    except WeChatClientException as exc:
+        if exc.errcode in INVALID_CODE_ERRCODES:
+            raise Unauthorized(invalid_message, code=invalid_code) from None
+        current_app.logger.warning("WeChat error %s: %s", exc.errcode, exc.errmsg)
+        raise ServiceUnavailable("WeChat answered with an error; try again.", code="wechat_error") from None
+    except requests.RequestException:
+        raise ServiceUnavailable("WeChat cannot be reached; try again.", code="wechat_unreachable") from None
+
+
+def code_to_session(code: str) -> dict:
+    """wx.login code -> {openid, unionid?}. The session_key is dropped here: it never leaves this function."""
+    data = _call(
+        client().wxa.code_to_session, code,
+        invalid_message="WeChat rejected the login code.", invalid_code="invalid_wechat_code",
+    )
+    return {"openid": data["openid"], "unionid": data.get("unionid")}
+
+
+def phone_number(code: str) -> str:
+    """getPhoneNumber code -> the phone number (wxa/business/getuserphonenumber)."""
+    wx = client()
+    data = _call(
+        wx.post, "wxa/business/getuserphonenumber", data={"code": code}, api_base_url=f"{wx._api_base}/",
+        invalid_message="WeChat rejected the phone code.", invalid_code="invalid_phone_code",
+    )
+    return data["phone_info"]["purePhoneNumber"]

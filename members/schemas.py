@@ -1,0 +1,102 @@
+"""Member-facing request and response bodies."""
+from __future__ import annotations
+
+import unicodedata
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+def _no_control_chars(value: str) -> None:
+    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+        raise ValidationError("Must not contain control characters.")
+
+
+class WechatLoginIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    scene = fields.String(load_default=None, validate=validate.Length(max=64))
+    inviter_code = fields.String(load_default=None, validate=validate.Length(max=16))
+
+
+class TierRef(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class NextTier(Schema):
+    code = fields.String()
+    name = fields.String()
+    growth_needed = fields.Integer()
+
+
+class PointsSummary(Schema):
+    balance = fields.Integer(metadata={"description": "spendable points"})
+    pending = fields.Integer(metadata={"description": "earned, waiting for the return window"})
+    debt = fields.Integer(metadata={"description": "points owed after a refund; later earnings pay it first"})
+    expiring_soon = fields.Integer(metadata={"description": "points expiring within 30 days"})
+    expiring_soon_at = fields.DateTime(allow_none=True, metadata={"description": "the first of those expiries"})
+
+
+class VipState(Schema):
+    active = fields.Boolean()
+    until = fields.DateTime(allow_none=True)
+
+
+class MemberBrief(Schema):
+    id = fields.Integer()
+    nickname = fields.String(allow_none=True)
+    avatar_url = fields.String(allow_none=True)
+    tier = fields.Nested(TierRef, allow_none=True)
+    invite_code = fields.String()
+
+
+class LoginOut(Schema):
+    token = fields.String()
+    member = fields.Nested(MemberBrief)
+    is_new = fields.Boolean()
+
+
+class Profile(Schema):
+    id = fields.Integer()
+    nickname = fields.String(allow_none=True)
+    avatar_url = fields.String(allow_none=True)
+    gender = fields.Integer()
+    phone = fields.String(allow_none=True, metadata={"description": "masked, 138****5678"})
+    birthday = fields.Date(allow_none=True)
+    tier = fields.Nested(TierRef, allow_none=True)
+    growth = fields.Integer()
+    next_tier = fields.Nested(NextTier, allow_none=True)
+    points = fields.Nested(PointsSummary)
+    vip = fields.Nested(VipState)
+    invite_code = fields.String()
+    created_at = fields.DateTime()
+
+
+class ProfilePatch(Schema):
+    nickname = fields.String(validate=[validate.Length(min=1, max=64), _no_control_chars])
+    avatar_url = fields.URL(validate=validate.Length(max=512))
+    gender = fields.Integer(validate=validate.OneOf([0, 1, 2]))
+    birthday = fields.Date()
+
+
+class PhoneIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))
+
+
+class MemberCodeOut(Schema):
+    code = fields.String(metadata={"description": "18 digits; show as barcode and QR"})
+    expires_at = fields.DateTime(metadata={"description": "the code is refused after this instant"})
+    refresh_at = fields.DateTime(metadata={"description": "fetch a new code at this instant"})
+
+
+class ScanIn(Schema):
+    member_code = fields.String(required=True, validate=validate.Length(min=1, max=32))
+
+
+class ScanOut(Schema):
+    id = fields.Integer()
+    nickname = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    tier = fields.Nested(TierRef, allow_none=True)
+    vip = fields.Nested(VipState)
+    points = fields.Nested(PointsSummary)
+    usable_coupons = fields.List(fields.Dict())

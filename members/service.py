@@ -1,0 +1,190 @@
+"""Member identity and profile rules: WeChat login, the unified member id, profile edits, phone binding."""
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import clock, events, wechat
+from app.auth import issue_token
+from app.errors import Conflict, NotFound, ValidationError
+from app.extensions import db
+from members.models import Member, MemberIdentity, MemberTag, Tier
+
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+
+
+def mask_phone(phone: str | None) -> str | None:
+    if not phone:
+        return None
+    return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
+
+
+def get_member(member_id: int) -> Member:
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound("No such member.", code="member_not_found")
+    return member
+
+
+def entry_tier() -> Tier | None:
+    return db.session.scalar(select(Tier).order_by(Tier.rank.asc()).limit(1))
+
+
+def _new_invite_code() -> str:
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+
+
+def _identify(code: str) -> dict:
+    if current_app.config.get("TEST_LOGINS") and code.startswith("test-"):
+        return {"openid": code, "unionid": None}
+    return wechat.code_to_session(code)
+
+
+def _find(kind: str, app_id: str, value: str | None) -> Member | None:
+    if not value:
+        return None
+    return db.session.scalar(
+        select(Member).join(MemberIdentity, MemberIdentity.member_id == Member.id).where(
+            MemberIdentity.kind == kind, MemberIdentity.app_id == app_id, MemberIdentity.value == value
+        )
+    )
+
+
+def add_tag(member_id: int, tag: str, source: str = "auto") -> None:
+    """Attach a tag if the member does not have it yet (within the caller's transaction)."""
+    if db.session.get(MemberTag, (member_id, tag)) is None:
+        db.session.add(MemberTag(member_id=member_id, tag=tag, source=source))
+
+
+def _register(openid: str, unionid: str | None, scene: str | None, inviter_code: str | None) -> Member:
+    app_id = current_app.config["WECHAT_APPID"]
+    inviter = None
+    if inviter_code:
+        inviter = db.session.scalar(select(Member).where(Member.invite_code == inviter_code.strip().upper()))
+    tier = entry_tier()
+    member = Member(
+        invite_code=_new_invite_code(),
+        tier_id=tier.id if tier else None,
+        source_channel=scene,
+        invited_by_id=inviter.id if inviter else None,
+    )
+    db.session.add(member)
+    db.session.flush()
+    db.session.add(MemberIdentity(member_id=member.id, kind="openid", app_id=app_id, value=openid))
+    if unionid:
+        db.session.add(MemberIdentity(member_id=member.id, kind="unionid", app_id="", value=unionid))
+    if scene:
+        add_tag(member.id, f"channel:{scene}")
+    return member
+
+
+def wechat_login(code: str, scene: str | None = None, inviter_code: str | None = None) -> dict:
+    """wx.login code -> the member (found by openid, then unionid, else created) and a member token."""
+    ids = _identify(code)
+    app_id = current_app.config["WECHAT_APPID"]
+    for attempt in range(2):  # a concurrent first login of the same person loses the unique race once
+        try:
+            member = _find("openid", app_id, ids["openid"])
+            is_new = False
+            if member is None:
+                member = _find("unionid", "", ids["unionid"])
+                if member is not None:  # known from another app of the brand: same person, same member
+                    db.session.add(
+                        MemberIdentity(member_id=member.id, kind="openid", app_id=app_id, value=ids["openid"])
+                    )
+                else:
+                    member = _register(ids["openid"], ids["unionid"], scene, inviter_code)
+                    is_new = True
+            elif ids["unionid"] and _find("unionid", "", ids["unionid"]) is None:
+                db.session.add(MemberIdentity(member_id=member.id, kind="unionid", app_id="", value=ids["unionid"]))
+            member.last_login_at = clock.now()
+            if is_new:
+                events.member_registered.send(None, member_id=member.id)
+            db.session.commit()
+            break
+        except IntegrityError:
+            db.session.rollback()
+            if attempt:
+                raise
+    return {"token": issue_token("member", member.id), "member": member, "is_new": is_new}
+
+
+def update_profile(member_id: int, changes: dict) -> Member:
+    member = get_member(member_id)
+    if "birthday" in changes:
+        birthday: date = changes.pop("birthday")
+        if birthday >= clock.business_today():
+            raise ValidationError("birthday", "Must be a date in the past.")
+        if member.birthday is not None and member.birthday != birthday:
+            raise Conflict("The birthday can be set only once.", code="birthday_locked")
+        member.birthday = birthday
+    for name, value in changes.items():
+        setattr(member, name, value)
+    events.profile_updated.send(None, member_id=member.id)
+    db.session.commit()
+    return member
+
+
+def bind_phone(member_id: int, code: str) -> Member:
+    member = get_member(member_id)
+    phone = wechat.phone_number(code)
+    owner = db.session.scalar(select(Member).where(Member.phone == phone))
+    if owner is not None and owner.id != member.id:
+        raise Conflict("This phone number is bound to another member.", code="phone_taken")
+    member.phone = phone
+    try:
+        events.profile_updated.send(None, member_id=member.id)
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("This phone number is bound to another member.", code="phone_taken") from None
+    return member
+
+
+def next_tier(member: Member) -> Tier | None:
+    current_rank = member.tier.rank if member.tier else -1
+    return db.session.scalar(select(Tier).where(Tier.rank > current_rank).order_by(Tier.rank.asc()).limit(1))
+
+
+def profile(member_id: int) -> dict:
+    """What /me shows: the member, their tier and the next one, points and VIP."""
+    from points import service as points_service
+
+    member = get_member(member_id)
+    upcoming = next_tier(member)
+    return {
+        "id": member.id,
+        "nickname": member.nickname,
+        "avatar_url": member.avatar_url,
+        "gender": member.gender,
+        "phone": mask_phone(member.phone),
+        "birthday": member.birthday,
+        "tier": member.tier,
+        "growth": member.growth,
+        "next_tier": None if upcoming is None else {
+            "code": upcoming.code, "name": upcoming.name,
+            "growth_needed": max(0, upcoming.growth_threshold - member.growth),
+        },
+        "points": points_service.summary(member.id),
+        "vip": {"active": member.vip_active(), "until": member.vip_until},
+        "invite_code": member.invite_code,
+        "created_at": member.created_at,
+    }
+
+
+def scan_summary(member_id: int) -> dict:
+    """What the till sees after a scan: masked identity, tier, VIP, points and usable coupons."""
+    me = profile(member_id)
+    return {
+        "id": me["id"],
+        "nickname": me["nickname"],
+        "phone": me["phone"],
+        "tier": me["tier"],
+        "vip": me["vip"],
+        "points": me["points"],
+        "usable_coupons": [],
+    }

@@ -1,0 +1,363 @@
+"""The ledger: every change of points goes through these functions (ARCHITECTURE rules 2-5).
+
+Each public function locks the member's account row first (SELECT ... FOR UPDATE on PostgreSQL), so all
+changes of one member are serialized; then checks the business key, so a retry returns the first entry
+and changes nothing; then moves lots and the cached account in the same transaction as the ledger row.
+They do not commit: the calling service commits its whole operation (purchase, redemption, grant) at once.
+"""
+from __future__ import annotations
+
+import calendar
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from app import clock
+from app.errors import Conflict, NotFound
+from app.extensions import db
+from points.models import CREDIT_KINDS, DEBIT_KINDS, LedgerEntry, LotDraw, PointsAccount, PointsLot, PointsPolicy
+
+EXPIRING_SOON_DAYS = 30
+
+
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+
+
+# --- policy -------------------------------------------------------------------------------------------
+
+def get_policy() -> PointsPolicy:
+    policy = db.session.get(PointsPolicy, 1)
+    if policy is None:
+        policy = PointsPolicy(id=1)
+        db.session.add(policy)
+        db.session.flush()
+    return policy
+
+
+def _add_months(moment: datetime, months: int) -> datetime:
+    month_index = moment.month - 1 + months
+    year, month = moment.year + month_index // 12, month_index % 12 + 1
+    day = min(moment.day, calendar.monthrange(year, month)[1])
+    return moment.replace(year=year, month=month, day=day)
+
+
+def expiry_for(earned_at: datetime, policy: PointsPolicy | None = None) -> datetime | None:
+    """When points earned at `earned_at` expire: the end of a business day, per the policy."""
+    policy = policy or get_policy()
+    earned_day = clock.to_business_date(earned_at)
+    if policy.expiry_kind == "never":
+        return None
+    if policy.expiry_kind == "year_end":  # 年底清零: end of 31 December of the Nth calendar year
+        last_day = earned_day.replace(year=earned_day.year + max(policy.expiry_years, 1) - 1, month=12, day=31)
+        return clock.end_of_business_day(last_day)
+    return clock.end_of_business_day(_add_months(datetime.combine(earned_day, datetime.min.time()),
+                                                 policy.expiry_months).date())
+
+
+# --- accounts -----------------------------------------------------------------------------------------
+
+def _insert_ignore(table):
+    dialect = db.session.get_bind().dialect.name
+    construct = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return construct(table).on_conflict_do_nothing()
+
+
+def lock_account(member_id: int) -> PointsAccount:
+    """The member's account row, created if missing, locked until the transaction ends."""
+    db.session.execute(_insert_ignore(PointsAccount.__table__).values(member_id=member_id, available=0,
+                                                                     pending=0, debt=0, updated_at=clock.now()))
+    account = db.session.scalar(
+        select(PointsAccount).where(PointsAccount.member_id == member_id)
+        .with_for_update().execution_options(populate_existing=True)
+    )
+    if account is None:  # the insert was ignored because the member does not exist
+        raise NotFound("No such member.", code="member_not_found")
+    return account
+
+
+def find_entry(kind: str, business_key: str) -> LedgerEntry | None:
+    return db.session.scalar(
+        select(LedgerEntry).where(LedgerEntry.kind == kind, LedgerEntry.business_key == business_key)
+    )
+
+
+def _write_entry(account: PointsAccount, delta: int, kind: str, key: str, cause_type: str, cause_id,
+                 expires_at: datetime | None = None, note: str | None = None) -> LedgerEntry:
+    entry = LedgerEntry(
+        member_id=account.member_id, delta=delta, kind=kind, business_key=key, cause_type=cause_type,
+        cause_id=None if cause_id is None else str(cause_id), balance_after=account.balance,
+        expires_at=expires_at, note=note, created_at=clock.now(),
+    )
+    db.session.add(entry)
+    db.session.flush()
+    return entry
+
+
+def _check_amount(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError(f"points amount must be a positive int, got {amount!r}")
+
+
+def _add_lot(account: PointsAccount, amount: int, available_at: datetime, expires_at: datetime | None) -> PointsLot:
+    """A new lot; available points first pay any debt (pending ones pay it when they activate)."""
+    now = clock.now()
+    lot = PointsLot(member_id=account.member_id, entry_id=0, amount=amount, remaining=amount,
+                    available_at=available_at, expires_at=expires_at, created_at=now)
+    if available_at > now:
+        lot.state = "pending"
+        account.pending += amount
+    else:
+        paid = min(account.debt, amount)
+        account.debt -= paid
+        lot.remaining = amount - paid
+        lot.state = "open" if lot.remaining else "closed"
+        account.available += lot.remaining
+    return lot
+
+
+def _drawable_lots(member_id: int, exclude_entry_id: int | None = None) -> list[PointsLot]:
+    """Open lots, soonest expiry first (never-expiring last), oldest first among equals."""
+    now = clock.now()
+    stmt = (
+        select(PointsLot)
+        .where(PointsLot.member_id == member_id, PointsLot.state == "open", PointsLot.remaining > 0,
+               or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now))
+        .order_by(PointsLot.expires_at.asc().nulls_last(), PointsLot.id.asc())
+    )
+    if exclude_entry_id is not None:
+        stmt = stmt.where(PointsLot.entry_id != exclude_entry_id)
+    return list(db.session.scalars(stmt))
+
+
+def _expire_due_lots(account: PointsAccount) -> None:
+    """Expire this member's lots whose end has passed before spending, so nobody spends expired points.
+
+    Uses the same business key as the expiry job (`lot:<id>`), so whichever runs first writes the row.
+    """
+    now = clock.now()
+    due = db.session.scalars(
+        select(PointsLot).where(PointsLot.member_id == account.member_id, PointsLot.state == "open",
+                                PointsLot.expires_at.is_not(None), PointsLot.expires_at <= now)
+        .order_by(PointsLot.id)
+    )
+    for lot in due:
+        amount = lot.remaining
+        lot.remaining, lot.state = 0, "closed"
+        if amount:
+            account.available -= amount
+            _write_entry(account, -amount, "expire", f"lot:{lot.id}", "lot", lot.id, lot.expires_at)
+
+
+# --- the public ledger operations ---------------------------------------------------------------------
+
+def credit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
+           available_at: datetime | None = None, expires_at: datetime | None = None,
+           note: str | None = None) -> LedgerEntry:
+    """Add points as a new lot. `available_at` in the future makes them pending (the return window);
+    `expires_at` defaults to the policy's expiry counted from now. Idempotent by (kind, key)."""
+    if kind not in CREDIT_KINDS:
+        raise ValueError(f"{kind} is not a credit kind")
+    _check_amount(amount)
+    account = lock_account(member_id)
+    existing = find_entry(kind, key)
+    if existing is not None:
+        return existing
+    now = clock.now()
+    expires = expires_at if expires_at is not None else expiry_for(now)
+    lot = _add_lot(account, amount, available_at or now, expires)
+    entry = _write_entry(account, amount, kind, key, cause_type, cause_id, expires, note)
+    lot.entry_id = entry.id
+    db.session.add(lot)
+    db.session.flush()
+    return entry
+
+
+def debit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
+          note: str | None = None) -> LedgerEntry:
+    """Spend points FIFO by expiry, recording which lots were drawn. 409 `insufficient_points` if the
+    member's available points (after expiring what is due) do not cover it. Idempotent by (kind, key)."""
+    if kind not in DEBIT_KINDS:
+        raise ValueError(f"{kind} is not a debit kind")
+    _check_amount(amount)
+    account = lock_account(member_id)
+    existing = find_entry(kind, key)
+    if existing is not None:
+        return existing
+    _expire_due_lots(account)
+    if account.available < amount:
+        raise InsufficientPoints(f"Only {account.available} points are available; {amount} needed.")
+    account.available -= amount
+    entry = _write_entry(account, -amount, kind, key, cause_type, cause_id, note=note)
+    left = amount
+    for lot in _drawable_lots(member_id):
+        take = min(lot.remaining, left)
+        lot.remaining -= take
+        if lot.remaining == 0:
+            lot.state = "closed"
+        db.session.add(LotDraw(entry_id=entry.id, lot_id=lot.id, amount=take))
+        left -= take
+        if left == 0:
+            break
+    if left:  # the cache said yes but the lots say no: never paper over a drift
+        raise RuntimeError(f"ledger drift for member {member_id}: lots short by {left}")
+    db.session.flush()
+    return entry
+
+
+def restore(debit_entry_id: int, amount: int, *, key: str, cause_type: str, cause_id=None,
+            note: str | None = None) -> LedgerEntry:
+    """Give back points a debit took (refund of points used, cancelled redemption) as new lots that
+    keep the original lots' expiry. Idempotent by key; never returns more than was drawn."""
+    _check_amount(amount)
+    source = db.session.get(LedgerEntry, debit_entry_id)
+    if source is None or source.delta >= 0:
+        raise ValueError("restore needs a debit entry")
+    account = lock_account(source.member_id)
+    existing = find_entry("refund", key)
+    if existing is not None:
+        return existing
+    draws = list(db.session.scalars(
+        select(LotDraw).where(LotDraw.entry_id == debit_entry_id, LotDraw.amount > LotDraw.returned)
+        .order_by(LotDraw.id.desc())  # latest-expiring draw first: the most generous to the member
+    ))
+    if sum(d.amount - d.returned for d in draws) < amount:
+        raise Conflict("More points than were spent cannot be returned.", code="restore_exceeds_spent")
+    left, lots, earliest = amount, [], None
+    for draw in draws:
+        portion = min(draw.amount - draw.returned, left)
+        if portion <= 0:
+            continue
+        draw.returned += portion
+        original = db.session.get(PointsLot, draw.lot_id)
+        lots.append(_add_lot(account, portion, clock.now(), original.expires_at))
+        if original.expires_at is not None and (earliest is None or original.expires_at < earliest):
+            earliest = original.expires_at
+        left -= portion
+        if left == 0:
+            break
+    entry = _write_entry(account, amount, "refund", key, cause_type, cause_id, earliest, note)
+    for lot in lots:
+        lot.entry_id = entry.id
+        db.session.add(lot)
+    db.session.flush()
+    return entry
+
+
+def reverse(member_id: int, amount: int, *, key: str, cause_type: str, cause_id=None,
+            source_entry_id: int | None = None, note: str | None = None) -> LedgerEntry:
+    """Take back earned points (a refund): first from the lot the source entry created, then FIFO from
+    other lots; what cannot be taken becomes debt that later earnings pay first. Idempotent by key."""
+    _check_amount(amount)
+    account = lock_account(member_id)
+    existing = find_entry("reverse", key)
+    if existing is not None:
+        return existing
+    _expire_due_lots(account)
+    left = amount
+    taken: list[tuple[PointsLot, int]] = []
+    own = []
+    if source_entry_id is not None:
+        own = list(db.session.scalars(select(PointsLot).where(
+            PointsLot.entry_id == source_entry_id, PointsLot.state.in_(("pending", "open")), PointsLot.remaining > 0)))
+    for lot in own + _drawable_lots(member_id, exclude_entry_id=source_entry_id):
+        take = min(lot.remaining, left)
+        if take <= 0:
+            continue
+        if lot.state == "pending":
+            account.pending -= take
+        else:
+            account.available -= take
+        lot.remaining -= take
+        if lot.remaining == 0:
+            lot.state = "closed"
+        taken.append((lot, take))
+        left -= take
+        if left == 0:
+            break
+    account.debt += left
+    entry = _write_entry(account, -amount, "reverse", key, cause_type, cause_id, note=note)
+    for lot, take in taken:
+        db.session.add(LotDraw(entry_id=entry.id, lot_id=lot.id, amount=take))
+    db.session.flush()
+    return entry
+
+
+def activate_lot(lot_id: int) -> bool:
+    """Move one pending lot whose return window has ended to open (paying debt first). No ledger row:
+    the points were counted when earned; only their state changes."""
+    lot = db.session.get(PointsLot, lot_id)
+    if lot is None:
+        return False
+    account = lock_account(lot.member_id)
+    db.session.refresh(lot)
+    if lot.state != "pending" or lot.available_at > clock.now():
+        return False
+    account.pending -= lot.remaining
+    paid = min(account.debt, lot.remaining)
+    account.debt -= paid
+    lot.remaining -= paid
+    lot.state = "open" if lot.remaining else "closed"
+    account.available += lot.remaining
+    db.session.flush()
+    return True
+
+
+# --- reading ------------------------------------------------------------------------------------------
+
+def summary(member_id: int) -> dict:
+    """The member's points as the mini-program and the till show them."""
+    account = db.session.get(PointsAccount, member_id)
+    available, pending, debt = (account.available, account.pending, account.debt) if account else (0, 0, 0)
+    now = clock.now()
+    soon = db.session.execute(
+        select(func.coalesce(func.sum(PointsLot.remaining), 0), func.min(PointsLot.expires_at)).where(
+            PointsLot.member_id == member_id, PointsLot.state == "open", PointsLot.remaining > 0,
+            PointsLot.expires_at > now, PointsLot.expires_at <= now + timedelta(days=EXPIRING_SOON_DAYS))
+    ).one()
+    return {
+        "balance": available - debt,
+        "pending": pending,
+        "debt": debt,
+        "expiring_soon": int(soon[0]),
+        "expiring_soon_at": clock.as_utc(soon[1]) if soon[1] is not None else None,
+    }
+
+
+def verify() -> list[dict]:
+    """Every member whose cached account disagrees with the ledger or with the lots (empty = healthy)."""
+    ledger = dict(db.session.execute(
+        select(LedgerEntry.member_id, func.sum(LedgerEntry.delta)).group_by(LedgerEntry.member_id)).all())
+    lots: dict[int, dict[str, int]] = {}
+    for member_id, state, total in db.session.execute(
+        select(PointsLot.member_id, PointsLot.state, func.sum(PointsLot.remaining))
+        .where(PointsLot.state.in_(("open", "pending"))).group_by(PointsLot.member_id, PointsLot.state)
+    ):
+        lots.setdefault(member_id, {})[state] = int(total)
+    accounts = {a.member_id: a for a in db.session.scalars(select(PointsAccount))}
+    drifts = []
+    for member_id in sorted(set(ledger) | set(lots) | set(accounts)):
+        account = accounts.get(member_id)
+        available, pending, debt = (account.available, account.pending, account.debt) if account else (0, 0, 0)
+        facts = {
+            "ledger_sum": int(ledger.get(member_id, 0)),
+            "account_balance": available + pending - debt,
+            "open_lots": lots.get(member_id, {}).get("open", 0),
+            "available": available,
+            "pending_lots": lots.get(member_id, {}).get("pending", 0),
+            "pending": pending,
+            "debt": debt,
+        }
+        problems = []
+        if facts["ledger_sum"] != facts["account_balance"]:
+            problems.append("ledger sum != available + pending - debt")
+        if facts["open_lots"] != available:
+            problems.append("open lots != available")
+        if facts["pending_lots"] != pending:
+            problems.append("pending lots != pending")
+        if debt and available:
+            problems.append("debt while points are available")
+        if problems:
+            drifts.append({"member_id": member_id, "problems": problems, **facts})
+    return drifts
