@@ -15,18 +15,22 @@ from config import config_for
 API_MODULES = [
     "app.operators.api",
     "members.api",
-    "members.tiers_api",
-    "members.vip_api",
+    "members.tiers.api",
+    "members.vip.api",
     "points.api",
+    "points.mall.api",
     "tasks.api",
     "coupons.api",
     "reports.api",
     "app.audit.api",
-    "app.jobs_api",
+    "app.job_runs.api",
 ]
 # Domain modules that connect receivers to app.events (see app/events.py).
-HANDLER_MODULES = ["members.handlers", "points.handlers", "tasks.handlers", "coupons.handlers", "reports.handlers"]
-CLI_MODULES = ["app.cli", "points.cli", "members.cli", "app.jobs_cli"]
+HANDLER_MODULES = [
+    "members.handlers", "points.handlers", "tasks.handlers", "coupons.handlers", "reports.handlers",
+    "app.notifications.handlers",
+]
+CLI_MODULES = ["app.cli", "points.cli", "members.cli", "coupons.cli", "reports.cli", "app.job_runs.cli"]
 
 
 def _optional_module(name: str):
@@ -34,7 +38,7 @@ def _optional_module(name: str):
     try:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
-        if exc.name != name:
+        if exc.name is None or not (name == exc.name or name.startswith(exc.name + ".")):
             raise
         return None
 

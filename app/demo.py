@@ -11,7 +11,9 @@ DEMO_MODULES = [
     "app.operators.demo",
     "coupons.demo",
     "members.demo",
+    "members.vip.demo",
     "points.demo",
+    "points.mall.demo",
     "tasks.demo",
     "reports.demo",
 ]

@@ -6,13 +6,13 @@ from members.models import Tier
 
 TIERS = [
     {"code": "normal", "name": "普通会员", "rank": 0, "growth_threshold": 0, "retention_threshold": 0,
-     "benefits": {"points_multiplier": 1.0, "free_shipping": False,
+     "benefits": {"points_multiplier_percent": 100, "free_shipping": False,
                   "display": [{"title": "积分抵现", "icon": "coin", "text": "100积分抵1元"}]}},
     {"code": "silver", "name": "高级会员", "rank": 1, "growth_threshold": 1000, "retention_threshold": 500,
-     "benefits": {"points_multiplier": 1.2, "free_shipping": True,
+     "benefits": {"points_multiplier_percent": 120, "free_shipping": True,
                   "display": [{"title": "会员价", "icon": "tag", "text": "专享会员价"}]}},
     {"code": "gold", "name": "尊享会员", "rank": 2, "growth_threshold": 5000, "retention_threshold": 2500,
-     "benefits": {"points_multiplier": 1.5, "free_shipping": True,
+     "benefits": {"points_multiplier_percent": 150, "free_shipping": True,
                   "display": [{"title": "专属客服", "icon": "service", "text": "1对1专属顾问"}]}},
 ]
 

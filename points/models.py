@@ -106,3 +106,58 @@ class PointsPolicy(db.Model):
     points_per_yuan_value: Mapped[int] = mapped_column(default=100)  # 100 points = 1 yuan at the till
     max_deduction_percent: Mapped[int] = mapped_column(default=50)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+
+
+class Purchase(db.Model):
+    """A purchase recorded at a till; unique per (store, order_no) so a retried POST records once."""
+
+    __tablename__ = "purchases"
+    __table_args__ = (UniqueConstraint("store_id", "order_no"), Index("ix_purchases_member_id_id", "member_id", "id"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    order_no: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    operator_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
+    request_hash: Mapped[str] = mapped_column(String(64))  # same order_no, other body: 409
+    subtotal: Mapped[int]  # fen, after member prices
+    coupon_discount: Mapped[int] = mapped_column(default=0)
+    points_used: Mapped[int] = mapped_column(default=0)
+    points_value: Mapped[int] = mapped_column(default=0)  # fen paid with points
+    paid: Mapped[int]  # fen paid in money
+    points_earned: Mapped[int] = mapped_column(default=0)
+    growth_added: Mapped[int] = mapped_column(default=0)
+    earn_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_ledger.id"))
+    spend_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_ledger.id"))
+    refunded_amount: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+
+
+class PurchaseLine(db.Model):
+    __tablename__ = "purchase_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str | None] = mapped_column(String(64))
+    qty: Mapped[int]
+    list_price: Mapped[int]
+    unit_price: Mapped[int]
+    total: Mapped[int]
+
+
+class Refund(db.Model):
+    __tablename__ = "refunds"
+    __table_args__ = (UniqueConstraint("store_id", "refund_no"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
+    refund_no: Mapped[str] = mapped_column(String(64))
+    amount: Mapped[int]  # fen of money refunded
+    request_hash: Mapped[str] = mapped_column(String(64))
+    points_reversed: Mapped[int] = mapped_column(default=0)
+    points_returned: Mapped[int] = mapped_column(default=0)
+    growth_removed: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
