@@ -1,0 +1,98 @@
+from datetime import timedelta
+
+import pytest
+
+from app import clock
+from app.errors import Conflict, NotFound
+from members import member_code
+from tests.conftest import bearer
+
+
+def test_code_is_18_digits_rotates_and_hides_the_member_id(client, login, at):
+    at("2026-06-01T10:00:00+00:00")
+    token, member_id = login("alice")
+    first = client.get("/api/v1/me/code", headers=bearer(token)).get_json()
+    assert len(first["code"]) == 18 and first["code"].isdigit()
+    at("2026-06-01T10:00:31+00:00")
+    second = client.get("/api/v1/me/code", headers=bearer(token)).get_json()
+    assert second["code"] != first["code"]
+    assert first["expires_at"] == "2026-06-01T10:01:00+00:00"
+
+
+def test_codes_of_neighbouring_members_share_nothing_visible(app, login, at):
+    at("2026-06-01T10:00:00+00:00")
+    ids = [login(f"m{i}")[1] for i in range(5)]
+    codes = [member_code.issue(member_id).code for member_id in ids]
+    assert len(set(codes)) == 5
+    assert len({c[:6] for c in codes}) == 5  # consecutive ids do not give similar codes
+
+
+def test_current_and_previous_step_accepted_older_refused(login, at):
+    at("2026-06-01T10:00:05+00:00")
+    _, member_id = login("alice")
+    code = member_code.issue(member_id).code
+    assert member_code.resolve(code).id == member_id
+    clock.set_now(clock.now() + timedelta(seconds=30))
+    assert member_code.resolve(code).id == member_id  # previous step still fine
+    clock.set_now(clock.now() + timedelta(seconds=30))
+    with pytest.raises(NotFound) as expired:
+        member_code.resolve(code)
+    assert expired.value.code == "member_code_invalid"
+
+
+@pytest.mark.parametrize("bad", ["", "123", "12345678901234567x", "1" * 19, "000000000000000000", "999999999999999999"])
+def test_forged_codes_are_refused(login, bad):
+    login("alice")
+    with pytest.raises(NotFound):
+        member_code.resolve(bad)
+
+
+def test_a_changed_digit_is_refused(login, at):
+    at("2026-06-01T10:00:05+00:00")
+    _, member_id = login("alice")
+    code = member_code.issue(member_id).code
+    for position in range(18):
+        digit = str((int(code[position]) + 1) % 10)
+        with pytest.raises(NotFound):
+            member_code.resolve(code[:position] + digit + code[position + 1:])
+
+
+def test_consume_burns_the_code_once(login, at):
+    at("2026-06-01T10:00:05+00:00")
+    _, member_id = login("alice")
+    code = member_code.issue(member_id).code
+    assert member_code.consume(code, "purchase:1:A1").id == member_id
+    from app.extensions import db
+
+    db.session.commit()
+    with pytest.raises(Conflict) as replay:
+        member_code.consume(code, "purchase:1:A2")
+    assert replay.value.code == "member_code_used"
+    with pytest.raises(Conflict):
+        member_code.resolve(code)
+
+
+def test_staff_scan_resolves_masked_summary(client, login, staff, fake_wechat, at):
+    at("2026-06-01T10:00:05+00:00")
+    fake_wechat.add_phone("p", "13900001111")
+    token, member_id = login("alice")
+    client.post("/api/v1/me/phone", headers=bearer(token), json={"code": "p"})
+    code = client.get("/api/v1/me/code", headers=bearer(token)).get_json()["code"]
+    response = client.post("/api/v1/pos/scan", headers=staff, json={"member_code": code})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["id"] == member_id and body["phone"] == "139****1111"
+    assert body["points"]["balance"] == 0 and body["usable_coupons"] == []
+    forged = client.post("/api/v1/pos/scan", headers=staff, json={"member_code": "123456789012345678"})
+    assert forged.status_code == 404
+    assert forged.get_json()["error"]["code"] == "member_code_invalid"
+
+
+def test_scan_is_for_store_staff_only(client, login, marketing):
+    token, _ = login("alice")
+    as_member = client.post("/api/v1/pos/scan", headers=bearer(token), json={"member_code": "1" * 18})
+    assert as_member.status_code == 403
+    as_marketing = client.post("/api/v1/pos/scan", headers=marketing, json={"member_code": "1" * 18})
+    assert as_marketing.status_code == 403
+    anonymous = client.post("/api/v1/pos/scan", json={"member_code": "1" * 18})
+    assert anonymous.status_code == 401
