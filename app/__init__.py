@@ -48,6 +48,8 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     config_class = config_for(mode)
     app.config.from_object(config_class)
     app.config.update(overrides or {})
+    app.json.ensure_ascii = False  # 普通会员, not \u666e\u901a
+    app.json.sort_keys = False
     if hasattr(config_class, "check"):
         config_class.check(app.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

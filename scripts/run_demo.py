@@ -70,6 +70,9 @@ def main() -> int:
             child.wait(timeout=max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
+    from app.redis_store import stop_embedded
+
+    stop_embedded(demo_dir)
     print("demo stopped", flush=True)
     return exit_code
 

@@ -45,6 +45,10 @@ def app(tmp_path_factory, fake_wechat):
     with application.app_context():
         db.session.remove()
         db.engine.dispose()
+    if not os.environ.get("TEST_REDIS_URL"):
+        from app.redis_store import stop_embedded
+
+        stop_embedded(str(base))
 
 
 def _empty_tables() -> None:
