@@ -35,7 +35,8 @@ def main() -> None:
         db.session.commit()
         db.create_all()
         for start in range(0, count, 10_000):
-            db.session.execute(insert(Member), [{"invite_code": f"B{i:09d}"} for i in range(start, min(count, start + 10_000))])
+            chunk = range(start, min(count, start + 10_000))
+            db.session.execute(insert(Member), [{"invite_code": f"B{i:09d}"} for i in chunk])
         db.session.commit()
         spec = {"code": "BENCH", "title": "bench", "kind": "amount_off", "amount_off": 1000, "threshold": 5000,
                 "validity": {"kind": "relative", "days": 30}}
