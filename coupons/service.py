@@ -27,6 +27,7 @@ from app import clock
 from app.audit import service as audit
 from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
+from app.pagination import keyset_page
 from coupons.models import Coupon, CouponIssue, CouponTemplate
 from members.models import Member, MemberTag, Tier
 from points.models import Purchase
@@ -147,10 +148,6 @@ def _check_terms(data: dict, check_catalog: bool = True) -> None:
         percent = data.get("percent")
         if percent is None or not 1 <= percent <= 99:
             raise ValidationError("percent", "Required, between 1 and 99 (the share paid: 88 = 88折).")
-        max_discount = data.get("max_discount")
-        if max_discount and threshold and threshold < max_discount:
-            raise ValidationError("threshold", "Must be 0 (no threshold) or at least the discount cap.",
-                                  code="threshold_below_discount")
     if kind == "gift" and not data.get("gift_sku"):
         raise ValidationError("gift_sku", "Required for a gift coupon.")
     for name in ("amount_off", "percent", "max_discount", "gift_sku"):
@@ -281,8 +278,6 @@ def _normal(name: str, value):
 
 
 def list_templates(limit: int, cursor: str | None, active: bool | None = None) -> dict:
-    from app.pagination import keyset_page
-
     stmt = select(CouponTemplate)
     if active is not None:
         stmt = stmt.where(CouponTemplate.active.is_(active))
@@ -473,8 +468,6 @@ def claim(member_id: int, template_id: int) -> Coupon:
 # --- the member's wallet --------------------------------------------------------------------------------
 
 def list_member_coupons(member_id: int, state: str | None, limit: int, cursor: str | None) -> dict:
-    from app.pagination import keyset_page
-
     now = clock.now()
     stmt = select(Coupon).where(Coupon.member_id == member_id)
     if state == "available":
@@ -488,12 +481,15 @@ def list_member_coupons(member_id: int, state: str | None, limit: int, cursor: s
 
 
 def usable_for_member(member_id: int) -> list[dict]:
-    """The member's coupons usable now (shown at the till after a scan), soonest-expiring first."""
+    """The member's coupons usable now (shown at the till after a scan), soonest-expiring first, as the
+    Coupon body of API.md (ISO times)."""
     now = clock.now()
     coupons = db.session.scalars(select(Coupon).where(
         Coupon.member_id == member_id, Coupon.state == "available", Coupon.valid_from <= now,
         Coupon.valid_until > now).order_by(Coupon.valid_until, Coupon.id))
-    return [coupon_out(c) for c in coupons]
+    from coupons.schemas import CouponOut
+
+    return CouponOut(many=True).dump([coupon_out(c) for c in coupons])  # JSON-ready: the till embeds it as is
 
 
 # --- the till -------------------------------------------------------------------------------------------

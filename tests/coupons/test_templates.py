@@ -91,6 +91,12 @@ def test_unknown_skus_and_categories_in_scope(client, marketing, monkeypatch):
     assert ok.status_code == 201, ok.get_json()
 
 
+def test_percent_off_with_a_cap_above_a_small_threshold_is_fine(client, marketing):
+    body = {**BODY, "kind": "percent_off", "amount_off": None, "percent": 88, "max_discount": 5000, "threshold": 2000}
+    response = client.post("/api/v1/admin/coupon-templates", json=body, headers=marketing)
+    assert response.status_code == 201, response.get_json()
+
+
 def test_duplicate_code_is_409(client, marketing):
     assert client.post("/api/v1/admin/coupon-templates", json=BODY, headers=marketing).status_code == 201
     again = client.post("/api/v1/admin/coupon-templates", json=BODY, headers=marketing)

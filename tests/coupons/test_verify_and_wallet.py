@@ -119,3 +119,19 @@ def test_20_concurrent_verifications_one_succeeds(app, staff):
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(attempt, range(20)))
     assert statuses.count(200) == 1 and statuses.count(409) == 19
+
+
+def test_scan_at_the_till_lists_usable_coupons(client, staff, at):
+    from members import member_code
+
+    at("2026-03-01T10:00:00+08:00")
+    m = member().id
+    usable = service.grant(m, template().id, key="k", reason="t")
+    service.grant(m, template(validity={"kind": "fixed", "start": "2026-04-01", "end": "2026-04-02"}).id,
+                  key="k", reason="t")  # not valid yet
+    db.session.commit()
+    response = client.post("/api/v1/pos/scan", json={"member_code": member_code.issue(m).code}, headers=staff)
+    assert response.status_code == 200, response.get_json()
+    coupons = response.get_json()["usable_coupons"]
+    assert [c["id"] for c in coupons] == [usable.id]
+    assert coupons[0]["valid_until"] == "2026-03-31T16:00:00+00:00" and coupons[0]["state"] == "available"
