@@ -551,7 +551,7 @@ def _best_stack(candidates: list[tuple[Coupon, int]], lines: list[dict], subtota
     by_template: dict[int, tuple[Coupon, int]] = {}
     for coupon, discount in candidates:
         best = by_template.get(coupon.template_id)
-        if best is None or (discount, -best[0].valid_until.timestamp()) > (best[1], -coupon.valid_until.timestamp()):
+        if best is None or (discount, -coupon.valid_until.timestamp()) > (best[1], -best[0].valid_until.timestamp()):
             by_template[coupon.template_id] = (coupon, discount)
     chosen = sorted(by_template.values(), key=lambda cd: (-cd[1], cd[0].valid_until, cd[0].id))
     units = _gift_units(lines)
@@ -942,3 +942,27 @@ def coupons_expiring_within(days: int, after_id: int = 0, limit: int = 1000) -> 
     )
     return [{"id": r.id, "member_id": r.member_id, "code": r.code, "title": r.title, "valid_until": r.valid_until}
             for r in rows]
+
+
+# --- figures for reports ------------------------------------------------------------------------------
+
+def coupon_stats(start: datetime | None = None, end: datetime | None = None) -> dict:
+    """Coupons issued, used and expired in [start, end) (all time when None), and the use rate in percent
+    (used / issued of coupons issued in the window, 0 when none): what the reports summary shows.
+    "expired" counts coupons whose end fell in the window without being used."""
+    def window(column):
+        conditions = []
+        if start is not None:
+            conditions.append(column >= start)
+        if end is not None:
+            conditions.append(column < end)
+        return conditions
+
+    issued = db.session.scalar(select(func.count(Coupon.id)).where(*window(Coupon.created_at)))
+    used = db.session.scalar(select(func.count(Coupon.id)).where(Coupon.state == "used", *window(Coupon.used_at)))
+    used_of_issued = db.session.scalar(select(func.count(Coupon.id)).where(Coupon.state == "used",
+                                                                           *window(Coupon.created_at)))
+    expired = db.session.scalar(select(func.count(Coupon.id)).where(
+        Coupon.state.in_(("available", "expired")), Coupon.valid_until <= clock.now(), *window(Coupon.valid_until)))
+    return {"issued": issued, "used": used, "expired": expired,
+            "use_rate": round(100 * used_of_issued / issued, 1) if issued else 0}

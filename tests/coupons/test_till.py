@@ -190,3 +190,19 @@ def test_one_coupon_used_by_two_purchases_at_once(app, stores):
     assert results.count("ok") == 1 and results.count("coupon_already_used") == 7
     db.session.expire_all()
     assert db.session.get(Coupon, coupon_id).purchase_id in purchase_ids
+
+
+def test_of_equal_coupons_the_soonest_expiring_is_used(at):
+    at("2026-03-01T10:00:00+08:00")
+    m = member().id
+    for stackable in (True, False):
+        t = template(claimable=False, amount_off=1000, threshold=0, stackable=stackable)
+        late = service.grant(m, t.id, key="late", reason="t")
+        at("2026-02-20T10:00:00+08:00")
+        early = service.grant(m, t.id, key="early", reason="t")  # issued earlier: ends earlier
+        at("2026-03-01T10:00:00+08:00")
+        db.session.commit()
+        assert early.valid_until < late.valid_until
+        assert service.quote_coupons(m, [line("TEA", 5000)], None)["coupon_ids"] == [early.id]
+        db.session.execute(Coupon.__table__.update().where(Coupon.template_id == t.id).values(state="revoked"))
+        db.session.commit()

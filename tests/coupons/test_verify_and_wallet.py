@@ -135,3 +135,26 @@ def test_scan_at_the_till_lists_usable_coupons(client, staff, at):
     coupons = response.get_json()["usable_coupons"]
     assert [c["id"] for c in coupons] == [usable.id]
     assert coupons[0]["valid_until"] == "2026-03-31T16:00:00+00:00" and coupons[0]["state"] == "available"
+
+
+def test_stats_and_cli(app, at, stores):
+    at("2026-03-01T10:00:00+08:00")
+    m = member().id
+    a = service.grant(m, template(threshold=0, amount_off=100, validity={"kind": "relative", "days": 1}).id,
+                      key="k", reason="t")
+    b = service.grant(m, template(threshold=0, amount_off=100, stackable=True).id, key="k", reason="t")
+    service.grant(m, template().id, key="k", reason="t")
+    db.session.commit()
+    from tests.coupons.helpers import line, purchase
+
+    service.use_for_purchase(m, [b.id], [line("TEA", 500)], purchase(m, stores["S1"].id))
+    db.session.commit()
+    at("2026-03-10T10:00:00+08:00")
+    assert service.coupon_stats() == {"issued": 3, "used": 1, "expired": 1, "use_rate": 33.3}
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["coupons", "expire"])
+    assert result.exit_code == 0 and "'changed': 1" in result.output
+    assert db.session.get(Coupon, a.id).state == "expired"
+    issue, _ = service.create_issue(template(claimable=False).id, {"member_ids": [m]}, None, None)
+    result = runner.invoke(args=["coupons", "run-issue", str(issue.id)])
+    assert result.exit_code == 0 and "'changed': 1" in result.output
