@@ -241,10 +241,19 @@ def create_template(data: dict, *, check_catalog: bool = True) -> CouponTemplate
     template = CouponTemplate(issued_count=0)
     _apply(template, data)
     db.session.add(template)
-    db.session.flush()
+    _flush_code(data["code"])
     audit.record("coupon_template.create", "coupon_template", template.id, None, template_out(template))
     db.session.commit()
     return template
+
+
+def _flush_code(code: str) -> None:
+    """Two requests creating one code at once: the unique constraint decides, the loser gets a 409."""
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"A template with code {code} exists.", code="coupon_template_code_taken") from None
 
 
 def update_template(template_id: int, changes: dict) -> CouponTemplate:
@@ -262,7 +271,7 @@ def update_template(template_id: int, changes: dict) -> CouponTemplate:
     merged = {**before, **changes}
     _check_terms(merged, check_catalog=any(name in changes for name in ("scope", "gift_sku", "kind")))
     _apply(template, changes)
-    db.session.flush()
+    _flush_code(template.code)
     audit.record("coupon_template.update", "coupon_template", template.id, before, template_out(template))
     db.session.commit()
     return template

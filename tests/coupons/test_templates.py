@@ -1,11 +1,14 @@
 """Template admin: validation, audit, frozen terms once issued, stopping."""
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from app.audit.models import AuditLog
 from coupons import service
 from coupons.models import CouponTemplate
+from tests.conftest import postgres_only
 from tests.coupons.helpers import member, template
 
 BODY = {"code": "FULL100", "title": "满100减20", "kind": "amount_off", "amount_off": 2000, "threshold": 10000,
@@ -146,3 +149,14 @@ def test_demo_seed_is_idempotent():
     codes = {t.code for t in CouponTemplate.query.all()}
     assert {"NEW20", "SAVE20", "P88", "FREE-DRINK", "BDAY-GIFT", "MONTHLY-SILVER"} <= codes
     assert CouponTemplate.query.count() == len(demo.TEMPLATES)
+
+
+@postgres_only
+def test_concurrent_creates_of_one_code(app, marketing):
+    def create(_):
+        with app.app_context():
+            return app.test_client().post("/api/v1/admin/coupon-templates", json=BODY, headers=marketing).status_code
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = list(pool.map(create, range(6)))
+    assert statuses.count(201) == 1 and statuses.count(409) == 5
