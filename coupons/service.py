@@ -258,7 +258,8 @@ def _flush_code(code: str) -> None:
 
 def update_template(template_id: int, changes: dict) -> CouponTemplate:
     """Terms of a template with issued coupons are frozen (each coupon keeps its own snapshot, and the
-    members holding them were promised those terms); it can still be stopped, retitled, restocked."""
+    members holding them were promised those terms); it can still be stopped, retitled, restocked.
+    Stopping (`active: false`) ends claims, grants and targeted issues; coupons already held stay usable."""
     template = get_template(template_id)
     before = template_out(template)
     if template.issued_count > 0:
