@@ -1,0 +1,53 @@
+"""Builders shared by the coupon tests: templates through the service, members and purchases as rows."""
+from __future__ import annotations
+
+import itertools
+
+from app.auth import issue_token
+from app.extensions import db
+from coupons import service
+from coupons.schemas import TemplateIn
+from members.models import Member
+from points.models import Purchase
+
+_seq = itertools.count(1)
+
+
+def template(**overrides):
+    n = next(_seq)
+    spec = {"code": f"T{n}", "title": f"coupon {n}", "kind": "amount_off", "amount_off": 2000, "threshold": 10000,
+            "validity": {"kind": "relative", "days": 30}, "claimable": True}
+    spec.update(overrides)
+    return service.create_template(TemplateIn().load(spec))  # as the API would parse it
+
+
+def member(**fields) -> Member:
+    n = next(_seq)
+    row = Member(invite_code=f"INV{n:05d}", **fields)
+    db.session.add(row)
+    db.session.commit()
+    return row
+
+
+def members(count: int, **fields) -> list[int]:
+    start = next(_seq) * 100_000
+    rows = [Member(invite_code=f"B{start + i}", **fields) for i in range(count)]
+    db.session.add_all(rows)
+    db.session.commit()
+    return [m.id for m in rows]
+
+
+def member_headers(member_id: int) -> dict:
+    return {"Authorization": f"Bearer {issue_token('member', member_id)}"}
+
+
+def purchase(member_id: int, store_id: int) -> int:
+    row = Purchase(store_id=store_id, order_no=f"O{next(_seq)}", member_id=member_id, request_hash="x",
+                   subtotal=0, paid=0)
+    db.session.add(row)
+    db.session.commit()
+    return row.id
+
+
+def line(sku: str, unit_price: int, qty: int = 1, category: str = "food") -> dict:
+    return {"sku": sku, "category": category, "qty": qty, "unit_price": unit_price, "total": unit_price * qty}
