@@ -25,7 +25,7 @@ class Tier(db.Model):
     benefits: Mapped[dict] = mapped_column(JSON, default=dict)
     # When members of this tier are reviewed (downgrades happen only then): "anniversary" of entering the
     # tier, or "calendar" on `review_month_day` ("MM-DD") every year.
-    review_rule: Mapped[str] = mapped_column(String(16), default="anniversary")
+    review_rule: Mapped[str] = mapped_column(String(16), default="anniversary", server_default="anniversary")
     review_month_day: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
