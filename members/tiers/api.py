@@ -2,11 +2,22 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import admin_required
+from app.auth import admin_required, current_member_id, member_required
+from app.pagination import ListArgs, page_schema
 from members.tiers import service
-from members.tiers.schemas import PublicLadder, TierIn, TierList, TierOut, TierPatch, TierPolicyIn, TierPolicyOut
+from members.tiers.schemas import (
+    PublicLadder,
+    TierChangeOut,
+    TierIn,
+    TierList,
+    TierOut,
+    TierPatch,
+    TierPolicyIn,
+    TierPolicyOut,
+)
 
 blp = Blueprint("tiers", __name__, url_prefix="/api/v1/tiers", description="The tier ladder")
+me_blp = Blueprint("my_tier", __name__, url_prefix="/api/v1/me", description="The shopper's tier history")
 admin_blp = Blueprint("admin_tiers", __name__, url_prefix="/api/v1/admin", description="Marketing: tiers")
 
 
@@ -16,6 +27,16 @@ class Ladder(MethodView):
     def get(self):
         """The tier ladder with each tier's benefit table (no token needed: it is the program's brochure)."""
         return {"items": service.ladder()}
+
+
+@me_blp.route("/tier-history")
+class MyTierHistory(MethodView):
+    @member_required
+    @me_blp.arguments(ListArgs, location="query")
+    @me_blp.response(200, page_schema(TierChangeOut, "TierChangePage"))
+    def get(self, args):
+        """My upgrades and downgrades, newest first."""
+        return service.history(current_member_id(), args["limit"], args["cursor"])
 
 
 @admin_blp.route("/tiers")
@@ -66,4 +87,4 @@ class AdminTierPolicy(MethodView):
         return service.update_policy(body)
 
 
-blueprints = [blp, admin_blp]
+blueprints = [blp, me_blp, admin_blp]

@@ -470,6 +470,12 @@ def grant_benefit(member: Member, benefit: str, period: str, source: str, payloa
     return _grant(member, benefit, period, source, payload, give)
 
 
-def history(member_id: int) -> list[TierChange]:
-    return list(db.session.scalars(select(TierChange).where(TierChange.member_id == member_id)
-                                   .order_by(TierChange.id.desc())))
+def history(member_id: int, limit: int, cursor: str | None) -> dict:
+    """The member's tier changes, newest first, with the tiers as {code, name}."""
+    from app.pagination import keyset_page
+
+    page = keyset_page(select(TierChange).where(TierChange.member_id == member_id), TierChange.id, limit, cursor)
+    tiers = {t.id: t for t in ladder()}
+    page["items"] = [{"id": c.id, "from_tier": tiers.get(c.from_tier_id), "to_tier": tiers.get(c.to_tier_id),
+                      "reason": c.reason, "growth": c.growth, "created_at": c.created_at} for c in page["items"]]
+    return page

@@ -1,4 +1,5 @@
 """Birthday gifts: once per member and year, on the business-day birthday, 29 Feb on 28 Feb in other years."""
+import threading
 from datetime import date
 
 from app.extensions import db
@@ -7,7 +8,7 @@ from members.models import Member
 from members.tiers import service
 from members.tiers.models import BenefitGrant
 from points.models import LedgerEntry
-from tests.conftest import bearer
+from tests.conftest import bearer, postgres_only
 
 
 def _member(login, name: str, birthday: date, growth: int = 0) -> int:
@@ -131,3 +132,23 @@ def test_no_gift_without_birthday_or_gift(tiers, login):
     counts = service.grant_birthday_gifts(date(2026, 5, 20))
     assert counts["changed"] == 0 and counts["skipped"] == 1
     assert db.session.query(BenefitGrant).count() == 0
+
+
+@postgres_only
+def test_concurrent_runs_grant_once(tiers, login, app):
+    ids = [_member(login, f"c{i}", date(1990, 5, 20)) for i in range(6)]
+    results = []
+
+    def run():
+        with app.app_context():
+            results.append(service.grant_birthday_gifts(date(2026, 5, 20), batch_size=2))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(r["changed"] for r in results) == 6 and sum(r["failed"] for r in results) == 0
+    assert db.session.query(BenefitGrant).count() == 6
+    for member_id in ids:
+        assert _birthday_points(member_id) == [(100, f"birthday:{member_id}:2026")]

@@ -194,3 +194,21 @@ def test_tier_multiplier(tiers, login):
     _grow(member_id, 5000)
     assert members_service.membership_multipliers(member_id, date(2026, 3, 8)) == [
         {"name": "tier:gold", "percent": 150}]
+
+
+def test_my_tier_history(client, tiers, login, at):
+    at("2026-01-10T10:00:00+08:00")
+    token, member_id = login("max")
+    _grow(member_id, 1000, ref="o-1")
+    at("2026-01-11T10:00:00+08:00")
+    _grow(member_id, 4000, ref="o-2")
+    response = client.get("/api/v1/me/tier-history?limit=1", headers=bearer(token))
+    assert response.status_code == 200, response.get_json()
+    page = response.get_json()
+    assert [(c["from_tier"]["code"], c["to_tier"]["code"], c["reason"]) for c in page["items"]] == [
+        ("silver", "gold", "purchase")]
+    rest = client.get(f"/api/v1/me/tier-history?cursor={page['next_cursor']}", headers=bearer(token)).get_json()
+    assert [(c["from_tier"]["code"], c["to_tier"]["code"]) for c in rest["items"]] == [("normal", "silver")]
+    other, _ = login("nobody")
+    assert client.get("/api/v1/me/tier-history", headers=bearer(other)).get_json()["items"] == []
+    assert client.get("/api/v1/me/tier-history").status_code == 401
