@@ -14,6 +14,7 @@ import logging
 from datetime import date, datetime
 
 from sqlalchemy import extract, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events
@@ -26,6 +27,7 @@ from members.tiers.models import DOWNGRADE_MODES, REFUND_MODES, BenefitGrant, Gr
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+MAX_CATCH_UP = 20
 TIER_FIELDS = ("code", "name", "rank", "growth_threshold", "retention_threshold", "benefits", "review_rule",
                "review_month_day")
 
@@ -33,11 +35,16 @@ TIER_FIELDS = ("code", "name", "rank", "growth_threshold", "retention_threshold"
 # --- policy -------------------------------------------------------------------------------------------
 
 def get_policy() -> TierPolicy:
+    """The one policy row, created on first use with INSERT .. ON CONFLICT DO NOTHING: two first purchases
+    at once must not fail on the primary key."""
     policy = db.session.get(TierPolicy, 1)
     if policy is None:
-        policy = TierPolicy(id=1, downgrade_mode="one_step", refund_downgrade="at_review")
-        db.session.add(policy)
-        db.session.flush()
+        dialect = db.session.get_bind().dialect.name
+        construct = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        db.session.execute(construct(TierPolicy.__table__).values(
+            id=1, downgrade_mode="one_step", refund_downgrade="at_review", updated_at=clock.now(),
+        ).on_conflict_do_nothing())
+        policy = db.session.get(TierPolicy, 1)
     return policy
 
 
@@ -303,7 +310,12 @@ def review_tiers(day: date | None = None, batch_size: int = BATCH_SIZE) -> dict:
             counts["scanned"] += 1
             try:
                 with db.session.begin_nested():
-                    changed = _review_one(member_id, day, mode)
+                    changed = False
+                    for _ in range(MAX_CATCH_UP):  # reviews missed for years are done one due date at a time
+                        changed = _review_one(member_id, day, mode) or changed
+                        member = db.session.get(Member, member_id)
+                        if member.tier_review_on is None or member.tier_review_on > day:
+                            break
                 counts["changed" if changed else "skipped"] += 1
             except Exception:
                 log.exception("tier review failed for member %s", member_id)

@@ -212,3 +212,25 @@ def test_my_tier_history(client, tiers, login, at):
     other, _ = login("nobody")
     assert client.get("/api/v1/me/tier-history", headers=bearer(other)).get_json()["items"] == []
     assert client.get("/api/v1/me/tier-history").status_code == 401
+
+
+def test_missed_reviews_are_caught_up_one_due_date_at_a_time(tiers, login, at):
+    at("2026-01-10T10:00:00+08:00")
+    _, member_id = login("ned")
+    _grow(member_id, 5000)
+    at("2029-06-01T10:00:00+08:00")  # reviews due 2027, 2028 and 2029 never ran
+    counts = service.review_tiers()
+    assert counts["scanned"] == 1 and counts["changed"] == 1
+    member = db.session.get(Member, member_id)
+    # 2027: kept (5000 in the first year); 2028: gold -> silver; 2029: silver -> normal (entry: no more reviews)
+    assert member.tier.code == "normal" and member.tier_review_on is None
+    assert [c.reason for c in db.session.query(TierChange).order_by(TierChange.id)] == ["purchase", "review", "review"]
+
+
+def test_jobs_are_thin_entry_points(tiers, login, at):
+    from members import jobs
+
+    at("2026-05-20T10:00:00+08:00")
+    for job in (jobs.grant_birthday_gifts, jobs.review_tiers, jobs.expire_vips):
+        assert job() == {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
+    assert jobs.grant_monthly_packs("2026-05") == {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
