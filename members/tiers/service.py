@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import calendar
 import logging
+import re
 from datetime import date, datetime
 
 from sqlalchemy import extract, func, or_, select
@@ -295,9 +296,9 @@ def _counts() -> dict:
     return {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
 
 
-def review_tiers(day: date | None = None, batch_size: int = BATCH_SIZE) -> dict:
+def review_tiers(day: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
     """Downgrade (or keep) every member whose review date is `day` or earlier; batches of members by id."""
-    day = day or clock.business_today()
+    day = as_day(day)
     mode = get_policy().downgrade_mode
     counts, last_id = _counts(), 0
     while True:
@@ -396,11 +397,11 @@ def _birthday_candidates(day: date):
     return Member.birthday.is_not(None), extract("month", Member.birthday) == day.month, or_(*day_match)
 
 
-def grant_birthday_gifts(day: date | None = None, batch_size: int = BATCH_SIZE) -> dict:
+def grant_birthday_gifts(day: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
     """Give each member whose gift day is `day` their tier's birthday gift, once per year."""
     from points import service as points_service
 
-    day = day or clock.business_today()
+    day = as_day(day)
     counts, last_id = _counts(), 0
     while True:
         batch = list(db.session.scalars(
@@ -432,18 +433,36 @@ def grant_birthday_gifts(day: date | None = None, batch_size: int = BATCH_SIZE) 
 
 # --- monthly packs ------------------------------------------------------------------------------------
 
-def parse_month(month: str | None) -> tuple[str, date]:
-    if month is None:
-        today = clock.business_today()
-        return f"{today.year:04d}-{today.month:02d}", today.replace(day=1)
+def as_day(day: date | str | None) -> date:
+    """Jobs get a business date, or its ISO string through a queue; None means today."""
+    if day is None:
+        return clock.business_today()
+    if isinstance(day, datetime):
+        return clock.to_business_date(day)
+    if isinstance(day, date):
+        return day
     try:
-        first = datetime.strptime(month, "%Y-%m").date()
+        return date.fromisoformat(str(day))
     except ValueError:
-        raise ValidationError("month", "Must be YYYY-MM.") from None
+        raise ValidationError("day", "Must be YYYY-MM-DD.") from None
+
+
+def parse_month(month: date | str | None) -> tuple[str, date]:
+    """A month as "YYYY-MM", a date in it (the scheduler passes its first day), or None for this month."""
+    if month is None or isinstance(month, date):
+        first = as_day(month).replace(day=1)
+    else:
+        text = str(month)
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text):
+                raise ValueError(text)
+            first = date.fromisoformat(text if len(text) == 10 else f"{text}-01").replace(day=1)
+        except ValueError:
+            raise ValidationError("month", "Must be YYYY-MM.") from None
     return f"{first.year:04d}-{first.month:02d}", first
 
 
-def grant_monthly_packs(month: str | None = None, batch_size: int = BATCH_SIZE) -> dict:
+def grant_monthly_packs(month: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
     """The tier's monthly coupon pack to every member of a tier that has one, and the VIP plan's pack to
     every member with an active VIP; once per member, benefit and month."""
     from members.vip import service as vip_service

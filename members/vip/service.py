@@ -286,10 +286,12 @@ def mark_paid(order_no: str) -> VipOrder:
 
 # --- jobs ---------------------------------------------------------------------------------------------
 
-def expire_vips(day: date | None = None, batch_size: int = 500) -> dict:
+def expire_vips(day: date | str | None = None, batch_size: int = 500) -> dict:
     """Close VIP periods that have ended and drop the `vip` tag of members with no VIP left."""
+    from members.tiers.service import as_day
+
     now = clock.now()
-    cutoff = now if day is None else min(now, clock.end_of_business_day(day))
+    cutoff = now if day is None else min(now, clock.end_of_business_day(as_day(day)))
     counts, last_id = {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}, 0
     while True:
         periods = list(db.session.scalars(

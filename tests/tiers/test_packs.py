@@ -29,6 +29,22 @@ def test_tier_pack_once_a_month(tiers, login, at, coupon_grants):
 
 
 def test_bad_month():
-    for month in ("2026-13", "march", "2026/03"):
+    for month in ("2026-13", "march", "2026/03", "2026-02-30", "2026-3"):
         with pytest.raises(ValidationError):
             service.grant_monthly_packs(month)
+
+
+def test_month_and_day_as_the_scheduler_passes_them(tiers, login, coupon_grants):
+    from datetime import date
+
+    service.save_tier(tiers["silver"].id, {"benefits": {"monthly_pack": [{"coupon_template_id": 7}]}})
+    _, silver = login("silver")
+    members_service.add_growth(silver, 1000, "purchase")
+    db.session.commit()
+    assert service.grant_monthly_packs(date(2026, 3, 1))["changed"] == 1
+    assert service.grant_monthly_packs("2026-03-01")["changed"] == 0
+    assert service.grant_monthly_packs("2026-03")["changed"] == 0
+    assert db.session.query(BenefitGrant).one().period == "2026-03"
+    assert service.review_tiers("2026-03-01")["scanned"] == 0
+    with pytest.raises(ValidationError):
+        service.review_tiers("yesterday")
