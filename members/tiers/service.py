@@ -366,11 +366,17 @@ def _grant_coupons(member_id: int, templates: list[tuple[int, int]], key: str, r
             coupons_service.grant(member_id, template_id, key=f"{key}:{template_id}:{index}", reason=reason)
 
 
-def _grant(member: Member, benefit: str, period: str, source: str, payload: dict, grant_fn) -> str:
-    """One grant in a savepoint: 'changed', 'skipped' (already granted) or 'failed' (logged)."""
-    exists = db.session.scalar(select(BenefitGrant.id).where(
-        BenefitGrant.member_id == member.id, BenefitGrant.benefit == benefit, BenefitGrant.period == period))
-    if exists is not None:
+def _granted(member_ids: list[int], benefit: str, period: str) -> set[int]:
+    """Who of a batch already has the grant: one query per batch instead of one per member."""
+    return set(db.session.scalars(select(BenefitGrant.member_id).where(
+        BenefitGrant.member_id.in_(member_ids), BenefitGrant.benefit == benefit, BenefitGrant.period == period)))
+
+
+def _grant(member: Member, benefit: str, period: str, source: str, payload: dict, grant_fn,
+           checked: bool = False) -> str:
+    """One grant in a savepoint: 'changed', 'skipped' (already granted) or 'failed' (logged).
+    The unique key decides in the end; `checked` says the caller already looked for earlier grants."""
+    if not checked and _granted([member.id], benefit, period):
         return "skipped"
     try:
         with db.session.begin_nested():
@@ -409,8 +415,12 @@ def grant_birthday_gifts(day: date | str | None = None, batch_size: int = BATCH_
             .order_by(Member.id).limit(batch_size)))
         if not batch:
             break
+        done = _granted([m.id for m in batch], "birthday", str(day.year))
         for member in batch:
             counts["scanned"] += 1
+            if member.id in done:
+                counts["skipped"] += 1
+                continue
             gift = ((member.tier.benefits or {}) if member.tier else {}).get("birthday_gift") or {}
             points = int(gift.get("points") or 0)
             templates = [(t, 1) for t in gift.get("coupon_template_ids") or []]
@@ -425,7 +435,8 @@ def grant_birthday_gifts(day: date | str | None = None, batch_size: int = BATCH_
                                           cause_type="birthday", cause_id=row.id, note="birthday gift")
                 _grant_coupons(member_id, templates, f"birthday:{member_id}:{day.year}", "birthday")
 
-            counts[_grant(member, "birthday", str(day.year), f"tier:{member.tier.code}", dict(gift), give)] += 1
+            source = f"tier:{member.tier.code}"
+            counts[_grant(member, "birthday", str(day.year), source, dict(gift), give, checked=True)] += 1
         db.session.commit()
         last_id = batch[-1].id
     return counts
@@ -477,15 +488,20 @@ def grant_monthly_packs(month: date | str | None = None, batch_size: int = BATCH
             .order_by(Member.id).limit(batch_size)))
         if not batch:
             break
+        done = _granted([m.id for m in batch], "monthly_pack", period)
         for member in batch:
             counts["scanned"] += 1
+            if member.id in done:
+                counts["skipped"] += 1
+                continue
             tier, pack = packs[member.tier_id]
             templates = [(p["coupon_template_id"], p["count"]) for p in pack]
 
             def give(row: BenefitGrant, member_id: int = member.id, templates=templates) -> None:
                 _grant_coupons(member_id, templates, f"monthly_pack:{member_id}:{period}", "tier_monthly_pack")
 
-            counts[_grant(member, "monthly_pack", period, f"tier:{tier.code}", {"monthly_pack": pack}, give)] += 1
+            payload = {"monthly_pack": pack}
+            counts[_grant(member, "monthly_pack", period, f"tier:{tier.code}", payload, give, checked=True)] += 1
         db.session.commit()
         last_id = batch[-1].id
     vip_counts = vip_service.grant_vip_packs(period, first, batch_size)
