@@ -13,9 +13,10 @@ from app.errors import ValidationError
 from app.extensions import db
 from members.models import Tier
 
-# Coupon template codes the coupons demo is expected to seed.
-BIRTHDAY_COUPON = "BIRTHDAY-CAKE"
-MONTHLY_COUPON = "MONTHLY-10OFF"
+# Coupon template codes the coupons demo seeds (coupons/demo.py).
+BIRTHDAY_COUPON = "BDAY-GIFT"
+SILVER_MONTHLY = "MONTHLY-SILVER"
+GOLD_MONTHLY = "MONTHLY-GOLD"
 
 TIERS = [
     {"code": "normal", "name": "普通会员", "rank": 0, "growth_threshold": 0, "retention_threshold": 0,
@@ -25,13 +26,13 @@ TIERS = [
     {"code": "silver", "name": "高级会员", "rank": 1, "growth_threshold": 1000, "retention_threshold": 500,
      "benefits": {"points_multiplier_percent": 120, "free_shipping": True,
                   "birthday_gift": {"points": 300, "coupon_template_codes": [BIRTHDAY_COUPON], "when": "birthday"},
-                  "monthly_pack": [{"coupon_template_code": MONTHLY_COUPON, "count": 1}],
+                  "monthly_pack": [{"coupon_template_code": SILVER_MONTHLY, "count": 1}],
                   "display": [{"title": "会员价", "icon": "tag", "text": "专享会员价"}]}},
     {"code": "gold", "name": "尊享会员", "rank": 2, "growth_threshold": 5000, "retention_threshold": 2500,
      "benefits": {"points_multiplier_percent": 150, "free_shipping": True,
                   "birthday_gift": {"points": 1000, "coupon_template_codes": [BIRTHDAY_COUPON],
                                     "when": "month_start"},
-                  "monthly_pack": [{"coupon_template_code": MONTHLY_COUPON, "count": 2}],
+                  "monthly_pack": [{"coupon_template_code": GOLD_MONTHLY, "count": 1}],
                   "display": [{"title": "会员价", "icon": "tag", "text": "专享会员价"},
                               {"title": "专属客服", "icon": "service", "text": "1对1专属顾问"}]}},
 ]

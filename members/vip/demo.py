@@ -7,7 +7,7 @@ from app.extensions import db
 from members.demo import template_id
 from members.vip.models import VipPlan
 
-VIP_COUPON = "VIP-MONTHLY-20OFF"
+VIP_COUPON = "VIP-PACK"  # seeded by coupons/demo.py
 
 PLAN = {
     "code": "annual", "name": "年卡VIP", "price": 29900, "duration_days": 365,

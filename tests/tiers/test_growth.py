@@ -234,3 +234,14 @@ def test_jobs_are_thin_entry_points(tiers, login, at):
     for job in (jobs.grant_birthday_gifts, jobs.review_tiers, jobs.expire_vips):
         assert job() == {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
     assert jobs.grant_monthly_packs("2026-05") == {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
+
+
+def test_benefit_edits_apply_from_the_next_transaction(tiers, login, client, marketing):
+    _, member_id = login("olga")
+    _grow(member_id, 5000)
+    response = client.patch(f"/api/v1/admin/tiers/{tiers['gold'].id}", headers=marketing,
+                            json={"benefits": {"points_multiplier_percent": 300}})
+    assert response.status_code == 200
+    assert members_service.membership_multipliers(member_id, date(2026, 3, 9)) == [
+        {"name": "tier:gold", "percent": 300}]
+    assert db.session.query(TierChange).count() == 1  # editing the ladder moves nobody
