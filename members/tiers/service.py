@@ -152,9 +152,9 @@ def _check_ladder(changed: Tier, values: dict) -> None:
                                   code="thresholds_out_of_order")
 
 
-def save_tier(tier_id: int | None, changes: dict) -> Tier:
-    """Create (tier_id None) or edit a tier; audited. Takes effect for the next transaction only:
-    past grants keep their payload, past purchases their points."""
+def save_tier(tier_id: int | None, changes: dict, *, audited: bool = True) -> Tier:
+    """Create (tier_id None) or edit a tier; audited (the demo seed alone is not an operator's change).
+    Takes effect for the next transaction only: past grants keep their payload, past purchases their points."""
     if tier_id is None:
         tier = Tier()
         before = None
@@ -174,7 +174,8 @@ def save_tier(tier_id: int | None, changes: dict) -> Tier:
     if tier_id is None:
         db.session.add(tier)
     db.session.flush()
-    audit.record("tier.create" if tier_id is None else "tier.update", "tier", tier.id, before, _tier_dict(tier))
+    if audited:
+        audit.record("tier.create" if tier_id is None else "tier.update", "tier", tier.id, before, _tier_dict(tier))
     try:
         db.session.commit()
     except IntegrityError:

@@ -26,6 +26,6 @@ def seed() -> list[str]:
         benefits = dict(PLAN["benefits"])
         if pack_template is not None:
             benefits["monthly_pack"] = [{"coupon_template_id": pack_template, "count": 1}]
-        service.save_plan(None, {**PLAN, "benefits": benefits})
+        service.save_plan(None, {**PLAN, "benefits": benefits}, audited=False)
     return ["VIP: 年卡VIP 299元/365天 (x1.5 points, VIP day on the 8th x2); "
             "pay a demo order with `flask vip mark-paid ORDER_NO`"]

@@ -88,7 +88,7 @@ def _check_plan_benefits(benefits: dict) -> dict:
     return clean
 
 
-def save_plan(plan_id: int | None, changes: dict) -> VipPlan:
+def save_plan(plan_id: int | None, changes: dict, *, audited: bool = True) -> VipPlan:
     """Create or edit a plan (audited). Orders already created keep the price and duration they were made at."""
     if plan_id is None:
         plan, before = VipPlan(), None
@@ -110,8 +110,9 @@ def save_plan(plan_id: int | None, changes: dict) -> VipPlan:
     if plan_id is None:
         db.session.add(plan)
     db.session.flush()
-    audit.record("vip_plan.create" if plan_id is None else "vip_plan.update", "vip_plan", plan.id, before,
-                 _plan_dict(plan))
+    if audited:
+        audit.record("vip_plan.create" if plan_id is None else "vip_plan.update", "vip_plan", plan.id, before,
+                     _plan_dict(plan))
     try:
         db.session.commit()
     except IntegrityError:

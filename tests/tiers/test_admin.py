@@ -127,3 +127,7 @@ def test_policy(client, tiers, marketing):
     for body in ({"downgrade_mode": "never"}, {"refund_downgrade": 1}, {"other": "x"}):
         assert client.put("/api/v1/admin/tier-policy", headers=marketing, json=body).status_code == 422
     assert client.get("/api/v1/admin/tier-policy", headers=marketing).get_json()["refund_downgrade"] == "immediate"
+
+
+def test_the_demo_seed_is_not_an_operators_change(tiers):
+    assert db.session.query(AuditLog).count() == 0
