@@ -7,6 +7,14 @@ from flask.cli import AppGroup
 from app.errors import ApiError
 from members import jobs
 
+
+def _counts(job, *args) -> None:
+    try:
+        click.echo(job(*args))
+    except ApiError as error:
+        raise click.ClickException(f"{error.code}: {error.message}") from None
+
+
 vip_cli = AppGroup("vip", help="Paid VIP.")
 tiers_cli = AppGroup("tiers", help="Tier reviews and benefit grants.")
 
@@ -29,25 +37,25 @@ def mark_paid(order_no: str) -> None:
 @vip_cli.command("expire")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None)
 def expire(day) -> None:
-    click.echo(jobs.expire_vips(day.date() if day else None))
+    _counts(jobs.expire_vips, day.date() if day else None)
 
 
 @tiers_cli.command("review")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None)
 def review(day) -> None:
-    click.echo(jobs.review_tiers(day.date() if day else None))
+    _counts(jobs.review_tiers, day.date() if day else None)
 
 
 @tiers_cli.command("birthdays")
 @click.option("--date", "day", type=click.DateTime(["%Y-%m-%d"]), default=None)
 def birthdays(day) -> None:
-    click.echo(jobs.grant_birthday_gifts(day.date() if day else None))
+    _counts(jobs.grant_birthday_gifts, day.date() if day else None)
 
 
 @tiers_cli.command("monthly-packs")
 @click.option("--month", default=None, help="YYYY-MM (default: this month)")
 def monthly_packs(month: str | None) -> None:
-    click.echo(jobs.grant_monthly_packs(month))
+    _counts(jobs.grant_monthly_packs, month)
 
 
 commands = [vip_cli, tiers_cli]

@@ -247,3 +247,32 @@ def test_concurrent_notifies_activate_once(client, login, plan, wxpay, app):
     member = _member(member_id)
     period = db.session.query(VipPeriod).one()
     assert member.vip_until == period.ends_at
+
+
+def test_oversized_notify_is_refused(client, login, plan, wxpay):
+    token, member_id = login("alice")
+    order_no = _order(client, token, plan.id)["order"]["order_no"]
+    padded = wxpay.notify_xml(order_no, 29900, attach="x" * 70_000)
+    assert _notify(client, padded) == "FAIL"
+    assert _member(member_id).vip_until is None
+
+
+def test_a_member_without_a_wechat_identity_cannot_order(client, login, plan, wxpay, app):
+    token, _ = login("alice")
+    app.config["WECHAT_APPID"] = "wx-another-app"
+    try:
+        response = client.post("/api/v1/vip/orders", headers=bearer(token), json={"plan_id": plan.id})
+    finally:
+        app.config["WECHAT_APPID"] = "wx-test-appid"
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "no_openid"
+    assert db.session.query(VipOrder).count() == 0
+
+
+def test_job_commands(app, tiers):
+    runner = app.test_cli_runner()
+    for args in (["tiers", "review", "--date", "2026-05-20"], ["tiers", "birthdays", "--date", "2026-05-20"],
+                 ["tiers", "monthly-packs", "--month", "2026-05"], ["vip", "expire"]):
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0 and "'failed': 0" in result.output, (args, result.output)
+    bad = runner.invoke(args=["tiers", "monthly-packs", "--month", "May"])
+    assert bad.exit_code != 0 and "Must be YYYY-MM" in bad.output
