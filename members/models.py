@@ -23,6 +23,10 @@ class Tier(db.Model):
     growth_threshold: Mapped[int] = mapped_column(default=0)
     retention_threshold: Mapped[int] = mapped_column(default=0)
     benefits: Mapped[dict] = mapped_column(JSON, default=dict)
+    # When members of this tier are reviewed (downgrades happen only then): "anniversary" of entering the
+    # tier, or "calendar" on `review_month_day` ("MM-DD") every year.
+    review_rule: Mapped[str] = mapped_column(String(16), default="anniversary", server_default="anniversary")
+    review_month_day: Mapped[str | None] = mapped_column(String(5))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
@@ -38,6 +42,10 @@ class Member(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"), index=True)
     growth: Mapped[int] = mapped_column(default=0)
+    # The current tier's review period: growth since `tier_period_start` must reach the tier's retention
+    # threshold by `tier_review_on` (a business date; None for the entry tier, which is never reviewed).
+    tier_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    tier_review_on: Mapped[date | None] = mapped_column(Date, index=True)
     vip_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     invite_code: Mapped[str] = mapped_column(String(16), unique=True)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)

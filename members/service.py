@@ -192,33 +192,15 @@ def scan_summary(member_id: int) -> dict:
     }
 
 
-def _tier_for_growth(growth: int) -> Tier | None:
-    return db.session.scalar(
-        select(Tier).where(Tier.growth_threshold <= growth).order_by(Tier.rank.desc()).limit(1)
-    )
-
-
 def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) -> dict | None:
-    """Change growth value (成长值) inside the caller's transaction; crossing thresholds upgrades at once,
-    possibly by several tiers. Returns {"from", "to"} tier codes when the tier changed, else None.
-    Downgrades never happen here (only at the review date: the tiers issue)."""
-    member = db.session.scalar(select(Member).where(Member.id == member_id).with_for_update())
-    if member is None:
-        raise NotFound("No such member.", code="member_not_found")
-    member.growth = max(0, member.growth + delta)
-    target = _tier_for_growth(member.growth)
-    current = member.tier
-    if target is None or (current is not None and target.rank <= current.rank):
-        return None
-    member.tier_id = target.id
-    change = {"from": current.code if current else None, "to": target.code}
-    events.tier_changed.send(None, member_id=member.id, from_tier=change["from"], to_tier=target.code, reason=reason)
-    return change
+    """Change growth value inside the caller's transaction; the rules live in members.tiers.service."""
+    from members.tiers import service as tiers_service
+
+    return tiers_service.add_growth(member_id, delta, reason, ref)
 
 
 def membership_multipliers(member_id: int, day: date) -> list[dict]:
-    """Named points multipliers (in percent, 100 = x1) that membership gives on a business day:
-    the tier's benefit-table multiplier (and, with the VIP issue, the VIP plan's and its VIP day's)."""
-    member = get_member(member_id)
-    percent = int((member.tier.benefits or {}).get("points_multiplier_percent", 100)) if member.tier else 100
-    return [{"name": f"tier:{member.tier.code}", "percent": percent}] if member.tier else []
+    """Named points multipliers (percent, 100 = x1) for a business day: tier, VIP plan, VIP day."""
+    from members.tiers import service as tiers_service
+
+    return tiers_service.membership_multipliers(member_id, day)

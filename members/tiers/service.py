@@ -1,0 +1,529 @@
+"""The tier ladder as data: growth, upgrades, reviews, benefit tables and the benefit grant jobs.
+
+Rules (issue 4):
+- growth crossing thresholds upgrades at once, possibly by several tiers, in the caller's transaction;
+- downgrades only at the member's review date (policy: one step, or straight to what the period's growth
+  supports), never below the entry tier; growth removed by a refund follows the refund policy;
+- every tier change is a `TierChange` row and a `tier_changed` event;
+- grants are keyed by (member, benefit, period) in the database, so a job re-run grants nothing twice.
+"""
+from __future__ import annotations
+
+import calendar
+import logging
+import re
+from datetime import date, datetime
+
+from sqlalchemy import extract, func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from app import clock, events
+from app.audit import service as audit
+from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.extensions import db
+from members.models import Member, Tier
+from members.tiers.models import DOWNGRADE_MODES, REFUND_MODES, BenefitGrant, GrowthEvent, TierChange, TierPolicy
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+MAX_CATCH_UP = 20
+TIER_FIELDS = ("code", "name", "rank", "growth_threshold", "retention_threshold", "benefits", "review_rule",
+               "review_month_day")
+
+
+# --- policy -------------------------------------------------------------------------------------------
+
+def get_policy() -> TierPolicy:
+    """The one policy row, created on first use with INSERT .. ON CONFLICT DO NOTHING: two first purchases
+    at once must not fail on the primary key."""
+    policy = db.session.get(TierPolicy, 1)
+    if policy is None:
+        dialect = db.session.get_bind().dialect.name
+        construct = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        db.session.execute(construct(TierPolicy.__table__).values(
+            id=1, downgrade_mode="one_step", refund_downgrade="at_review", updated_at=clock.now(),
+        ).on_conflict_do_nothing())
+        policy = db.session.get(TierPolicy, 1)
+    return policy
+
+
+def _policy_dict(policy: TierPolicy) -> dict:
+    return {"downgrade_mode": policy.downgrade_mode, "refund_downgrade": policy.refund_downgrade}
+
+
+def update_policy(changes: dict) -> TierPolicy:
+    policy = get_policy()
+    if changes.get("downgrade_mode", policy.downgrade_mode) not in DOWNGRADE_MODES:
+        raise ValidationError("downgrade_mode", f"Must be one of {', '.join(DOWNGRADE_MODES)}.")
+    if changes.get("refund_downgrade", policy.refund_downgrade) not in REFUND_MODES:
+        raise ValidationError("refund_downgrade", f"Must be one of {', '.join(REFUND_MODES)}.")
+    before = _policy_dict(policy)
+    for name, value in changes.items():
+        setattr(policy, name, value)
+    audit.record("tier_policy.update", "tier_policy", 1, before, _policy_dict(policy))
+    db.session.commit()
+    return policy
+
+
+# --- the ladder ---------------------------------------------------------------------------------------
+
+def ladder() -> list[Tier]:
+    return list(db.session.scalars(select(Tier).order_by(Tier.rank.asc())))
+
+
+def get_tier(tier_id: int) -> Tier:
+    tier = db.session.get(Tier, tier_id)
+    if tier is None:
+        raise NotFound("No such tier.", code="tier_not_found")
+    return tier
+
+
+def entry_tier() -> Tier | None:
+    return db.session.scalar(select(Tier).order_by(Tier.rank.asc()).limit(1))
+
+
+def _tier_dict(tier: Tier) -> dict:
+    return {name: getattr(tier, name) for name in TIER_FIELDS}
+
+
+def check_coupon_templates(template_ids: list[int], field: str) -> None:
+    """422 for a template the coupons domain does not know (its `get_template` raises NotFound or
+    returns None; without that function, as in the placeholder, no template is known)."""
+    from coupons import service as coupons_service
+
+    lookup = getattr(coupons_service, "get_template", None)
+    for template_id in template_ids:
+        try:
+            found = lookup(template_id) if lookup is not None else None
+        except NotFound:
+            found = None
+        if found is None:
+            raise ValidationError(field, f"Coupon template {template_id} does not exist.",
+                                  code="unknown_coupon_template")
+
+
+def _check_benefits(benefits: dict) -> dict:
+    from marshmallow import ValidationError as SchemaError
+
+    from members.tiers.schemas import TierBenefits
+
+    try:
+        clean = TierBenefits().load(benefits)
+    except SchemaError as exc:
+        name, reasons = next(iter(exc.normalized_messages().items()))
+        raise ValidationError(f"benefits.{name}", str(reasons)) from None
+    gift = clean.get("birthday_gift") or {}
+    check_coupon_templates(gift.get("coupon_template_ids", []), "benefits.birthday_gift.coupon_template_ids")
+    check_coupon_templates([p["coupon_template_id"] for p in clean.get("monthly_pack", [])], "benefits.monthly_pack")
+    return clean
+
+
+def _check_review(values: dict) -> None:
+    if values["review_rule"] not in ("anniversary", "calendar"):
+        raise ValidationError("review_rule", "Must be anniversary or calendar.")
+    if values["review_rule"] == "calendar":
+        month_day = values.get("review_month_day")
+        try:
+            month, day = (int(part) for part in (month_day or "").split("-"))
+            date(2001, month, day)  # a non-leap year: 02-29 would skip three years in four
+        except ValueError:
+            raise ValidationError("review_month_day", "Needs a real MM-DD date (not 02-29).") from None
+    else:
+        values["review_month_day"] = None
+
+
+def _check_ladder(changed: Tier, values: dict) -> None:
+    """Ranks unique; a higher rank needs strictly more growth to enter and no less to stay."""
+    others = [t for t in ladder() if t.id != changed.id]
+    if any(t.rank == values["rank"] for t in others):
+        raise Conflict(f"Another tier has rank {values['rank']}.", code="tier_rank_taken")
+    if any(t.code == values["code"] for t in others):
+        raise Conflict(f"Another tier has code {values['code']}.", code="tier_code_taken")
+    rungs = sorted([(t.rank, t.growth_threshold, t.retention_threshold) for t in others]
+                   + [(values["rank"], values["growth_threshold"], values["retention_threshold"])])
+    for lower, higher in zip(rungs, rungs[1:], strict=False):
+        if higher[1] <= lower[1]:
+            raise ValidationError("growth_threshold", "A higher rank must need more growth than the rank below it.",
+                                  code="thresholds_out_of_order")
+        if higher[2] < lower[2]:
+            raise ValidationError("retention_threshold", "A higher rank cannot need less growth to stay.",
+                                  code="thresholds_out_of_order")
+
+
+def save_tier(tier_id: int | None, changes: dict, *, audited: bool = True) -> Tier:
+    """Create (tier_id None) or edit a tier; audited (the demo seed alone is not an operator's change).
+    Takes effect for the next transaction only: past grants keep their payload, past purchases their points."""
+    if tier_id is None:
+        tier = Tier()
+        before = None
+        values = {"benefits": {}, "retention_threshold": 0, "review_rule": "anniversary",
+                  "review_month_day": None, **changes}
+    else:
+        tier = get_tier(tier_id)
+        before = _tier_dict(tier)
+        values = {**before, **changes}
+    if values["retention_threshold"] > values["growth_threshold"] and values["growth_threshold"] > 0:
+        raise ValidationError("retention_threshold", "Staying cannot need more growth than entering.")
+    _check_review(values)
+    _check_ladder(tier, values)
+    values["benefits"] = _check_benefits(values.get("benefits") or {})
+    for name in TIER_FIELDS:
+        setattr(tier, name, values[name])
+    if tier_id is None:
+        db.session.add(tier)
+    db.session.flush()
+    if audited:
+        audit.record("tier.create" if tier_id is None else "tier.update", "tier", tier.id, before, _tier_dict(tier))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("Another tier has this code or rank.", code="tier_conflict") from None
+    return tier
+
+
+# --- review dates -------------------------------------------------------------------------------------
+
+def _add_years(day: date, years: int) -> date:
+    year = day.year + years
+    return date(year, day.month, min(day.day, calendar.monthrange(year, day.month)[1]))
+
+
+def next_review_on(tier: Tier, after: date) -> date | None:
+    """The first review date after `after` for a member in `tier`; None for the entry tier."""
+    entry = entry_tier()
+    if entry is None or tier.id == entry.id:
+        return None
+    if tier.review_rule == "calendar" and tier.review_month_day:
+        month, day = (int(part) for part in tier.review_month_day.split("-"))
+        candidate = date(after.year, month, day)
+        return candidate if candidate > after else date(after.year + 1, month, day)
+    return _add_years(after, 1)
+
+
+# --- growth and tier changes --------------------------------------------------------------------------
+
+def _tier_for_growth(growth: int) -> Tier | None:
+    return db.session.scalar(select(Tier).where(Tier.growth_threshold <= growth).order_by(Tier.rank.desc()).limit(1))
+
+
+def _change_tier(member: Member, target: Tier, reason: str, ref: str | None, period_start: datetime,
+                 review_from: date) -> dict:
+    current = member.tier
+    db.session.add(TierChange(member_id=member.id, from_tier_id=current.id if current else None, to_tier_id=target.id,
+                              reason=reason, ref=ref, growth=member.growth, created_at=clock.now()))
+    member.tier = target
+    member.tier_id = target.id
+    member.tier_period_start = period_start
+    member.tier_review_on = next_review_on(target, review_from)
+    change = {"from": current.code if current else None, "to": target.code}
+    events.tier_changed.send(None, member_id=member.id, from_tier=change["from"], to_tier=target.code, reason=reason)
+    return change
+
+
+def _lock_member(member_id: int) -> Member:
+    member = db.session.scalar(
+        select(Member).where(Member.id == member_id).with_for_update().execution_options(populate_existing=True)
+    )
+    if member is None:
+        raise NotFound("No such member.", code="member_not_found")
+    return member
+
+
+def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) -> dict | None:
+    """Change growth value (成长值) inside the caller's transaction. Crossing thresholds upgrades at once,
+    possibly by several tiers; removed growth (a refund) downgrades at once only under the `immediate`
+    refund policy, else the review decides. Returns {"from", "to"} tier codes when the tier changed."""
+    if not isinstance(delta, int) or isinstance(delta, bool):
+        raise ValueError(f"growth delta must be an int, got {delta!r}")
+    member = _lock_member(member_id)
+    if delta == 0:
+        return None
+    now = clock.now()
+    member.growth = max(0, member.growth + delta)
+    db.session.add(GrowthEvent(member_id=member.id, delta=delta, growth_after=member.growth, reason=reason[:32],
+                               ref=ref, created_at=now))
+    current = member.tier
+    target = _tier_for_growth(member.growth)
+    if delta > 0:
+        if target is not None and (current is None or target.rank > current.rank):
+            return _change_tier(member, target, reason, ref, now, clock.business_today())
+        return None
+    if get_policy().refund_downgrade == "immediate":
+        target = target or entry_tier()
+        if current is not None and target is not None and target.rank < current.rank:
+            return _change_tier(member, target, reason, ref, now, clock.business_today())
+    return None
+
+
+def period_growth(member: Member, until: datetime) -> int:
+    stmt = select(func.coalesce(func.sum(GrowthEvent.delta), 0)).where(
+        GrowthEvent.member_id == member.id, GrowthEvent.created_at < until)
+    if member.tier_period_start is not None:
+        stmt = stmt.where(GrowthEvent.created_at >= member.tier_period_start)
+    return int(db.session.scalar(stmt))
+
+
+def _review_one(member_id: int, day: date, mode: str) -> bool:
+    """Review one member whose review date has come; True when the tier changed."""
+    member = _lock_member(member_id)
+    if member.tier_review_on is None or member.tier_review_on > day or member.tier is None:
+        return False
+    review_day = member.tier_review_on
+    cutoff = clock.start_of_business_day(review_day)
+    current = member.tier
+    earned = period_growth(member, cutoff)
+    if earned >= current.retention_threshold:
+        member.tier_period_start = cutoff
+        member.tier_review_on = next_review_on(current, review_day)
+        return False
+    below = [t for t in ladder() if t.rank < current.rank]
+    if not below:  # already the entry tier
+        member.tier_review_on = None
+        return False
+    if mode == "to_supported":
+        supported = [t for t in below if t.retention_threshold <= earned]
+        target = supported[-1] if supported else below[0]
+    else:
+        target = below[-1]
+    member.growth = min(member.growth, target.growth_threshold)
+    _change_tier(member, target, "review", review_day.isoformat(), cutoff, review_day)
+    return True
+
+
+def _counts() -> dict:
+    return {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
+
+
+def review_tiers(day: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
+    """Downgrade (or keep) every member whose review date is `day` or earlier; batches of members by id."""
+    day = as_day(day)
+    mode = get_policy().downgrade_mode
+    counts, last_id = _counts(), 0
+    while True:
+        ids = list(db.session.scalars(
+            select(Member.id).where(Member.tier_review_on <= day, Member.id > last_id)
+            .order_by(Member.id).limit(batch_size)))
+        if not ids:
+            break
+        for member_id in ids:
+            counts["scanned"] += 1
+            try:
+                with db.session.begin_nested():
+                    changed = False
+                    for _ in range(MAX_CATCH_UP):  # reviews missed for years are done one due date at a time
+                        changed = _review_one(member_id, day, mode) or changed
+                        member = db.session.get(Member, member_id)
+                        if member.tier_review_on is None or member.tier_review_on > day:
+                            break
+                counts["changed" if changed else "skipped"] += 1
+            except Exception:
+                log.exception("tier review failed for member %s", member_id)
+                counts["failed"] += 1
+        db.session.commit()
+        last_id = ids[-1]
+    return counts
+
+
+# --- membership multipliers ---------------------------------------------------------------------------
+
+def membership_multipliers(member_id: int, day: date) -> list[dict]:
+    """Named points multipliers (percent, 100 = x1) membership gives on business day `day`: the tier's,
+    and while a paid VIP is active, the plan's and its VIP day's extra multiplier."""
+    from members.vip import service as vip_service
+
+    member = db.session.get(Member, member_id)
+    if member is None:
+        raise NotFound("No such member.", code="member_not_found")
+    found: list[dict] = []
+    if member.tier is not None:
+        percent = int((member.tier.benefits or {}).get("points_multiplier_percent", 100))
+        found.append({"name": f"tier:{member.tier.code}", "percent": percent})
+    found.extend(vip_service.multipliers(member, day))
+    return found
+
+
+# --- birthday gifts -----------------------------------------------------------------------------------
+
+def birthday_in(birthday: date, year: int) -> date:
+    """The member's birthday in `year`; 29 February is celebrated on 28 February in other years."""
+    if birthday.month == 2 and birthday.day == 29 and not calendar.isleap(year):
+        return date(year, 2, 28)
+    return date(year, birthday.month, birthday.day)
+
+
+def gift_day(birthday: date, year: int, when: str) -> date:
+    day = birthday_in(birthday, year)
+    return day.replace(day=1) if when == "month_start" else day
+
+
+def _grant_coupons(member_id: int, templates: list[tuple[int, int]], key: str, reason: str) -> None:
+    from coupons import service as coupons_service
+
+    for template_id, count in templates:
+        for index in range(count):
+            coupons_service.grant(member_id, template_id, key=f"{key}:{template_id}:{index}", reason=reason)
+
+
+def _granted(member_ids: list[int], benefit: str, period: str) -> set[int]:
+    """Who of a batch already has the grant: one query per batch instead of one per member."""
+    return set(db.session.scalars(select(BenefitGrant.member_id).where(
+        BenefitGrant.member_id.in_(member_ids), BenefitGrant.benefit == benefit, BenefitGrant.period == period)))
+
+
+def _grant(member: Member, benefit: str, period: str, source: str, payload: dict, grant_fn,
+           checked: bool = False) -> str:
+    """One grant in a savepoint: 'changed', 'skipped' (already granted) or 'failed' (logged).
+    The unique key decides in the end; `checked` says the caller already looked for earlier grants."""
+    if not checked and _granted([member.id], benefit, period):
+        return "skipped"
+    try:
+        with db.session.begin_nested():
+            row = BenefitGrant(member_id=member.id, benefit=benefit, period=period, source=source, payload=payload,
+                               created_at=clock.now())
+            db.session.add(row)
+            db.session.flush()
+            grant_fn(row)
+        return "changed"
+    except IntegrityError:  # a concurrent run granted it first
+        return "skipped"
+    except (ApiError, ValueError):
+        log.exception("%s grant %s failed for member %s", benefit, period, member.id)
+        return "failed"
+
+
+def _birthday_candidates(day: date):
+    """Members whose gift may fall on `day`: birthday today, the month's first day, or 29 Feb on 28 Feb."""
+    day_match = [extract("day", Member.birthday) == day.day]
+    if day.day == 1:
+        day_match.append(True)
+    if day.month == 2 and day.day == 28 and not calendar.isleap(day.year):
+        day_match.append(extract("day", Member.birthday) == 29)
+    return Member.birthday.is_not(None), extract("month", Member.birthday) == day.month, or_(*day_match)
+
+
+def grant_birthday_gifts(day: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
+    """Give each member whose gift day is `day` their tier's birthday gift, once per year."""
+    from points import service as points_service
+
+    day = as_day(day)
+    counts, last_id = _counts(), 0
+    while True:
+        batch = list(db.session.scalars(
+            select(Member).where(*_birthday_candidates(day), Member.id > last_id)
+            .order_by(Member.id).limit(batch_size)))
+        if not batch:
+            break
+        done = _granted([m.id for m in batch], "birthday", str(day.year))
+        for member in batch:
+            counts["scanned"] += 1
+            if member.id in done:
+                counts["skipped"] += 1
+                continue
+            gift = ((member.tier.benefits or {}) if member.tier else {}).get("birthday_gift") or {}
+            points = int(gift.get("points") or 0)
+            templates = [(t, 1) for t in gift.get("coupon_template_ids") or []]
+            when = gift.get("when", "birthday")
+            if (not points and not templates) or gift_day(member.birthday, day.year, when) != day:
+                counts["skipped"] += 1
+                continue
+
+            def give(row: BenefitGrant, member_id: int = member.id, points: int = points, templates=templates) -> None:
+                if points:
+                    points_service.credit(member_id, points, kind="grant", key=f"birthday:{member_id}:{day.year}",
+                                          cause_type="birthday", cause_id=row.id, note="birthday gift")
+                _grant_coupons(member_id, templates, f"birthday:{member_id}:{day.year}", "birthday")
+
+            source = f"tier:{member.tier.code}"
+            counts[_grant(member, "birthday", str(day.year), source, dict(gift), give, checked=True)] += 1
+        db.session.commit()
+        last_id = batch[-1].id
+    return counts
+
+
+# --- monthly packs ------------------------------------------------------------------------------------
+
+def as_day(day: date | str | None) -> date:
+    """Jobs get a business date, or its ISO string through a queue; None means today."""
+    if day is None:
+        return clock.business_today()
+    if isinstance(day, datetime):
+        return clock.to_business_date(day)
+    if isinstance(day, date):
+        return day
+    try:
+        return date.fromisoformat(str(day))
+    except ValueError:
+        raise ValidationError("day", "Must be YYYY-MM-DD.") from None
+
+
+def parse_month(month: date | str | None) -> tuple[str, date]:
+    """A month as "YYYY-MM", a date in it (the scheduler passes its first day), or None for this month."""
+    if month is None or isinstance(month, date):
+        first = as_day(month).replace(day=1)
+    else:
+        text = str(month)
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text):
+                raise ValueError(text)
+            first = date.fromisoformat(text if len(text) == 10 else f"{text}-01").replace(day=1)
+        except ValueError:
+            raise ValidationError("month", "Must be YYYY-MM.") from None
+    return f"{first.year:04d}-{first.month:02d}", first
+
+
+def grant_monthly_packs(month: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
+    """The tier's monthly coupon pack to every member of a tier that has one, and the VIP plan's pack to
+    every member with an active VIP; once per member, benefit and month."""
+    from members.vip import service as vip_service
+
+    period, first = parse_month(month)
+    counts = _counts()
+    packs = {t.id: (t, t.benefits.get("monthly_pack")) for t in ladder() if (t.benefits or {}).get("monthly_pack")}
+    last_id = 0
+    while packs:
+        batch = list(db.session.scalars(
+            select(Member).where(Member.tier_id.in_(list(packs)), Member.id > last_id)
+            .order_by(Member.id).limit(batch_size)))
+        if not batch:
+            break
+        done = _granted([m.id for m in batch], "monthly_pack", period)
+        for member in batch:
+            counts["scanned"] += 1
+            if member.id in done:
+                counts["skipped"] += 1
+                continue
+            tier, pack = packs[member.tier_id]
+            templates = [(p["coupon_template_id"], p["count"]) for p in pack]
+
+            def give(row: BenefitGrant, member_id: int = member.id, templates=templates) -> None:
+                _grant_coupons(member_id, templates, f"monthly_pack:{member_id}:{period}", "tier_monthly_pack")
+
+            payload = {"monthly_pack": pack}
+            counts[_grant(member, "monthly_pack", period, f"tier:{tier.code}", payload, give, checked=True)] += 1
+        db.session.commit()
+        last_id = batch[-1].id
+    vip_counts = vip_service.grant_vip_packs(period, first, batch_size)
+    return {name: counts[name] + vip_counts[name] for name in counts}
+
+
+def grant_benefit(member: Member, benefit: str, period: str, source: str, payload: dict,
+                  templates: list[tuple[int, int]], key: str, reason: str) -> str:
+    """A coupon-pack grant for other benefit sources (the VIP pack), with the same unique key rules."""
+    def give(row: BenefitGrant) -> None:
+        _grant_coupons(member.id, templates, key, reason)
+
+    return _grant(member, benefit, period, source, payload, give)
+
+
+def history(member_id: int, limit: int, cursor: str | None) -> dict:
+    """The member's tier changes, newest first, with the tiers as {code, name}."""
+    from app.pagination import keyset_page
+
+    page = keyset_page(select(TierChange).where(TierChange.member_id == member_id), TierChange.id, limit, cursor)
+    tiers = {t.id: t for t in ladder()}
+    page["items"] = [{"id": c.id, "from_tier": tiers.get(c.from_tier_id), "to_tier": tiers.get(c.to_tier_id),
+                      "reason": c.reason, "growth": c.growth, "created_at": c.created_at} for c in page["items"]]
+    return page
