@@ -1,7 +1,7 @@
 """tiers
 
 Revision ID: 0003_tiers
-Revises: 0002_purchases
+Revises: 0003_coupons
 Create Date: 2026-11-23 11:39:03.446438
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = "0003_tiers"
-down_revision = '0002_purchases'
+revision = "0004_tiers"
+down_revision = "0003_coupons"
 branch_labels = None
 depends_on = None
 
