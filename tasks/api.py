@@ -32,7 +32,8 @@ def _task_limit() -> str:
     return current_app.config.get("TASKS_RATE_LIMIT", "60/minute")
 
 
-RATE_LIMITED = [limiter.limit(_task_limit)]
+# One budget shared by every task route, so a client cannot spread a farm script across them.
+RATE_LIMITED = [limiter.shared_limit(_task_limit, scope="tasks")]
 
 
 @blp.route("")
