@@ -50,6 +50,10 @@ class TaskDefinition(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
 
+    @property
+    def cap(self) -> dict:
+        return {"period": self.cap_period, "count": self.cap_count}
+
 
 class TaskCompletion(db.Model):
     __tablename__ = "task_completions"

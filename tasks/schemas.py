@@ -81,7 +81,7 @@ class TaskOut(Schema):
     display_order = fields.Integer()
     active = fields.Boolean()
     reward = fields.Nested(Reward)
-    cap = fields.Method("_cap")
+    cap = fields.Nested(Cap)
     starts_at = fields.DateTime(allow_none=True)
     ends_at = fields.DateTime(allow_none=True)
     tiers = fields.List(fields.String())
@@ -92,9 +92,6 @@ class TaskOut(Schema):
     invitee_reward = fields.Nested(Reward, allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-
-    def _cap(self, task) -> dict:
-        return {"period": task.cap_period, "count": task.cap_count}
 
 
 class Progress(Schema):

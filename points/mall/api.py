@@ -19,8 +19,10 @@ from points.mall.schemas import (
     CatalogItemOut,
     CatalogItemPatch,
     IdempotencyHeader,
+    PickupArgs,
     RedeemIn,
     RedemptionOut,
+    RedemptionSearchArgs,
     ShopItemList,
 )
 
@@ -69,6 +71,17 @@ class MyRedemptionCancel(MethodView):
         return service.cancel(redemption_id, member_id=current_member_id())
 
 
+@pos_blp.route("")
+class PickupQueue(MethodView):
+    @staff_required
+    @pos_blp.arguments(PickupArgs, location="query")
+    @pos_blp.response(200, page_schema(RedemptionOut, "PickupPage"))
+    def get(self, args):
+        """A scanned member's gifts waiting for pickup."""
+        filters = {"member_id": args["member_id"], "state": "awaiting_pickup"}
+        return service.search_redemptions(filters, args["limit"], args["cursor"])
+
+
 @pos_blp.route("/<int:redemption_id>/fulfil")
 class Fulfil(MethodView):
     @staff_required
@@ -109,6 +122,16 @@ class AdminCatalogItem(MethodView):
     def patch(self, body, item_id):
         """Change an item (audited); stock set here is the new stock."""
         return service.update_item(item_id, body)
+
+
+@admin_blp.route("/redemptions")
+class AdminRedemptions(MethodView):
+    @admin_required
+    @admin_blp.arguments(RedemptionSearchArgs, location="query")
+    @admin_blp.response(200, page_schema(RedemptionOut, "AdminRedemptionPage"))
+    def get(self, args):
+        """Redemptions by member, item or state, newest first."""
+        return service.search_redemptions(args, args["limit"], args["cursor"])
 
 
 @admin_blp.route("/redemptions/<int:redemption_id>/cancel")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from points.mall.models import ITEM_KINDS, LIMIT_PERIODS
+from app.pagination import ListArgs
+from points.mall.models import ITEM_KINDS, LIMIT_PERIODS, REDEMPTION_STATES
 from points.mall.service import MAX_QUANTITY
 
 MAX_POINTS = 10_000_000
@@ -116,3 +117,14 @@ class RedemptionOut(Schema):
     fulfilled_store_id = fields.Integer(allow_none=True)
     cancelled_at = fields.DateTime(allow_none=True)
     cancelled_by = fields.String(allow_none=True)
+
+
+class RedemptionSearchArgs(ListArgs):
+    member_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    item_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    state = fields.String(load_default=None, validate=validate.OneOf(REDEMPTION_STATES))
+
+
+class PickupArgs(ListArgs):
+    member_id = fields.Integer(required=True, validate=validate.Range(min=1),
+                               metadata={"description": "the member id the scan returned"})

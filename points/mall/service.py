@@ -247,6 +247,14 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
     return redemption
 
 
+def search_redemptions(filters: dict, limit: int, cursor: str | None) -> dict:
+    stmt = select(Redemption)
+    for name in ("member_id", "item_id", "state"):
+        if filters.get(name) is not None:
+            stmt = stmt.where(getattr(Redemption, name) == filters[name])
+    return keyset_page(stmt, Redemption.id, limit, cursor)
+
+
 def my_redemptions(member_id: int, limit: int, cursor: str | None) -> dict:
     return keyset_page(select(Redemption).where(Redemption.member_id == member_id), Redemption.id, limit, cursor)
 

@@ -204,3 +204,23 @@ def test_marketing_cancel_is_audited(client, login, marketing, staff):
     assert response.status_code == 200 and response.get_json()["cancelled_by"].startswith("operator:")
     assert AuditLog.query.filter_by(action="redemption.cancel").count() == 1
     assert summary(member_id)["balance"] == 100
+
+
+def test_pickup_queue_and_admin_search(client, login, marketing, staff):
+    item = add_item(client, marketing)
+    token, member_id = login()
+    other_token, other_id = login("bob")
+    give_points(member_id, 500)
+    give_points(other_id, 500)
+    first = _redeem(client, token, item["id"]).get_json()
+    second = _redeem(client, token, item["id"]).get_json()
+    _redeem(client, other_token, item["id"])
+    client.post(f"/api/v1/pos/redemptions/{first['id']}/fulfil", headers=staff)
+    queue = client.get(f"/api/v1/pos/redemptions?member_id={member_id}", headers=staff).get_json()
+    assert [r["id"] for r in queue["items"]] == [second["id"]]
+    assert client.get("/api/v1/pos/redemptions", headers=staff).status_code == 422
+    assert client.get(f"/api/v1/pos/redemptions?member_id={member_id}", headers=bearer(token)).status_code == 403
+    found = client.get(f"/api/v1/admin/redemptions?member_id={member_id}&state=fulfilled", headers=marketing)
+    assert [r["id"] for r in found.get_json()["items"]] == [first["id"]]
+    assert len(client.get("/api/v1/admin/redemptions", headers=marketing).get_json()["items"]) == 3
+    assert client.get("/api/v1/admin/redemptions?state=lost", headers=marketing).status_code == 422
