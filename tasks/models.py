@@ -103,6 +103,6 @@ class ReferralReward(db.Model):
     task_id: Mapped[int | None] = mapped_column(ForeignKey("task_definitions.id"))
     completion_id: Mapped[int | None] = mapped_column(ForeignKey("task_completions.id"))
     purchase_id: Mapped[int | None]
-    state: Mapped[str] = mapped_column(String(16))  # rewarded | capped | no_task
+    state: Mapped[str] = mapped_column(String(16))  # rewarded | capped | not_eligible | no_task
     points: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)

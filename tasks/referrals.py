@@ -61,17 +61,21 @@ def reward_inviter(invitee_id: int, purchase_id: int | None) -> ReferralReward |
             if task is not None and tier_allowed(task.tiers, inviter):
                 points_service.lock_account(inviter.id)
                 ref = f"invitee:{invitee.id}"
-                if find_completion(task.id, inviter.id, ref) is None:
+                completion = find_completion(task.id, inviter.id, ref)
+                if completion is None:
                     try:
                         with db.session.begin_nested():
                             completion = record(task, inviter.id, ref)
-                        outcome.state, outcome.completion_id = "rewarded", completion.id
-                        outcome.points = completion.points
                     except CapReached:
                         outcome.state = "capped"
-                if task.invitee_reward:
-                    pay(invitee.id, task.invitee_reward, key=f"task:{task.id}:invitee:{invitee.id}",
-                        cause_id=invitee.id, note="invited by a friend")
+                if completion is not None:
+                    outcome.state, outcome.completion_id = "rewarded", completion.id
+                    outcome.points = completion.points
+            elif task is not None:
+                outcome.state = "not_eligible"  # the inviter's tier may not take part
+            if task is not None and task.invitee_reward:
+                pay(invitee.id, task.invitee_reward, key=f"task:{task.id}:invitee:{invitee.id}",
+                    cause_id=invitee.id, note="invited by a friend")
             db.session.add(outcome)
             db.session.flush()
     except (ApiError, IntegrityError) as exc:

@@ -184,7 +184,8 @@ class Referral(Schema):
     nickname = fields.String(allow_none=True)
     avatar_url = fields.String(allow_none=True)
     joined_at = fields.DateTime()
-    state = fields.String(metadata={"description": "joined | rewarded | capped (monthly cap reached) | no_task"})
+    state = fields.String(metadata={
+        "description": "joined | rewarded | capped (period cap reached) | not_eligible (tier) | no_task"})
     points = fields.Integer()
     converted_at = fields.DateTime(allow_none=True)
 

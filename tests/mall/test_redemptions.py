@@ -59,6 +59,9 @@ def test_refusals_change_nothing(client, login, marketing, tiers):
     assert Redemption.query.count() == 0
     assert summary(member_id)["balance"] == 150 and _stock(item["id"]) == 1
     assert _redeem(client, token, item["id"]).status_code == 201
+    listed = client.get("/api/v1/catalog", headers=bearer(token)).get_json()["items"]
+    mine = {i["id"]: i for i in listed}[item["id"]]
+    assert mine["reasons"] == ["out_of_stock", "insufficient_points", "limit_reached"] and mine["remaining_limit"] == 0
     over = _redeem(client, token, item["id"])
     assert over.status_code == 409 and over.get_json()["error"]["code"] == "over_limit"
     other_token, other_id = login("bob")

@@ -148,3 +148,16 @@ def test_unique_member_day_in_the_database(login, marketing, client):
     with pytest.raises(IntegrityError):
         db.session.commit()
     db.session.rollback()
+
+
+def test_checkin_respects_tiers_and_dates(client, login, marketing, tiers, at):
+    task = define(client, marketing, **{**CHECKIN, "tiers": ["gold"]})
+    token, member_id = login()
+    refused = _checkin(client, token)
+    assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "tier_not_allowed"
+    client.patch(f"/api/v1/admin/tasks/{task['id']}", json={"tiers": [], "ends_at": "2026-03-01T00:00:00+08:00"},
+                 headers=marketing)
+    at("2026-03-01T10:00:00+08:00")
+    ended = _checkin(client, token)
+    assert ended.status_code == 409 and ended.get_json()["error"]["code"] == "task_inactive"
+    assert CheckIn.query.count() == 0 and summary(member_id)["balance"] == 0

@@ -120,3 +120,12 @@ def test_no_invite_task_records_the_outcome(client, login):
     _purchase(friend_id, 1)
     assert ReferralReward.query.one().state == "no_task" and summary(inviter_id)["balance"] == 0
     assert client.get("/api/v1/me/referrals?limit=0", headers=bearer(inviter_token)).status_code == 422
+
+
+def test_inviter_tier_not_allowed_still_rewards_the_friend(client, login, marketing, tiers):
+    define(client, marketing, **{**INVITE, "tiers": ["gold"]})
+    inviter_token, inviter_id = login("inviter")
+    _, friend_id = login("friend", inviter_code=_invite_code(client, inviter_token))
+    _purchase(friend_id, 1)
+    assert ReferralReward.query.one().state == "not_eligible"
+    assert summary(inviter_id)["balance"] == 0 and summary(friend_id)["balance"] == 30
