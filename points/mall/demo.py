@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from app import _optional_module
 from app.extensions import db
 from points.mall import service
 from points.mall.models import CatalogItem
@@ -19,21 +18,24 @@ ITEMS = [
 ]
 
 
+COUPON_TEMPLATE_CODE = "SAVE20"
+
+
 def _coupon_template_id() -> int | None:
-    """The coupons domain's first template, when that domain is installed and seeded."""
-    models = _optional_module("coupons.models")
-    template = getattr(models, "CouponTemplate", None) if models else None
-    if template is None:
-        return None
-    return db.session.scalar(select(template.id).order_by(template.id).limit(1))
+    """The coupons domain's demo 满100减20 template, by its stable code, once that domain is merged."""
+    from coupons import service as coupons_service
+
+    by_code = getattr(coupons_service, "template_by_code", None)
+    template = by_code(COUPON_TEMPLATE_CODE) if by_code else None
+    return template.id if template is not None else None
 
 
 def seed() -> list[str]:
     specs = list(ITEMS)
     template_id = _coupon_template_id()
     if template_id is not None:
-        specs.append({"code": "coupon-10", "name": "10元优惠券", "kind": "coupon", "points_price": 1000, "stock": 200,
-                      "coupon_template_id": template_id, "per_member_limit": 1, "limit_period": "month",
+        specs.append({"code": "coupon-save20", "name": "满100减20优惠券", "kind": "coupon", "points_price": 1000,
+                      "stock": 200, "coupon_template_id": template_id, "per_member_limit": 1, "limit_period": "month",
                       "description": "兑换后立即到账", "display_order": 3})
     for spec in specs:
         if db.session.scalar(select(CatalogItem.id).where(CatalogItem.code == spec["code"])) is None:
