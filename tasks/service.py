@@ -44,6 +44,26 @@ def _check_tiers(codes: list[str]) -> None:
         raise ValidationError("tiers", f"Unknown tier codes: {', '.join(unknown)}.")
 
 
+def _check_coupon_templates(task: TaskDefinition) -> None:
+    """A reward naming a coupon template that does not exist would fail every completion: refuse it now
+    (once the coupons domain offers `get_template`; its placeholder cannot tell)."""
+    from coupons import service as coupons_service
+
+    get_template = getattr(coupons_service, "get_template", None)
+    if get_template is None:
+        return
+    named = [("reward", task.reward), ("invitee_reward", task.invitee_reward)]
+    named += [("streak_bonuses", b.get("reward")) for b in task.streak_bonuses or []]
+    named += [("milestones", m.get("reward")) for m in task.milestones or []]
+    for field, reward in named:
+        template_id = (reward or {}).get("coupon_template_id")
+        if template_id:
+            try:
+                get_template(template_id)
+            except NotFound:
+                raise ValidationError(field, f"Coupon template {template_id} does not exist.") from None
+
+
 def _apply(task: TaskDefinition, body: dict) -> None:
     """Copy the admin body onto the task and hold the kind's own rules (why: a check-in is once a day by
     definition and a profile reward once ever, whatever cap an operator types)."""
@@ -65,6 +85,7 @@ def _apply(task: TaskDefinition, body: dict) -> None:
     if task.starts_at and task.ends_at and task.starts_at >= task.ends_at:
         raise ValidationError("ends_at", "Must be after starts_at.")
     _check_tiers(task.tiers or [])
+    _check_coupon_templates(task)
     if task.kind == "checkin" and task.active:
         stmt = select(TaskDefinition.id).where(TaskDefinition.kind == "checkin", TaskDefinition.active.is_(True))
         if task.id is not None:

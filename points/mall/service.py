@@ -49,6 +49,15 @@ def _check(item: CatalogItem) -> None:
             raise ValidationError("coupon_template_id", "A coupon item names the coupon template it issues.")
         if item.cash_price:
             raise ValidationError("cash_price", "A coupon item is issued at once; it cannot carry a cash part.")
+        from coupons import service as coupons_service
+
+        get_template = getattr(coupons_service, "get_template", None)  # the placeholder cannot tell
+        if get_template is not None:
+            try:
+                get_template(item.coupon_template_id)
+            except NotFound:
+                raise ValidationError("coupon_template_id",
+                                      f"Coupon template {item.coupon_template_id} does not exist.") from None
     elif item.coupon_template_id:
         raise ValidationError("coupon_template_id", "Only coupon items issue a coupon.")
     if item.starts_at and item.ends_at and item.starts_at >= item.ends_at:

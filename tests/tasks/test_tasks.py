@@ -205,3 +205,21 @@ def test_bad_definitions_are_refused(client, marketing, login, tiers):
     token, _ = login()
     assert client.post("/api/v1/admin/tasks", json=base, headers=bearer(token)).status_code == 403
     assert AuditLog.query.count() == 2
+
+
+def test_unknown_coupon_template_is_refused_once_coupons_can_tell(client, marketing, monkeypatch):
+    from app.errors import NotFound
+    from coupons import service as coupons_service
+
+    def get_template(template_id):
+        if template_id != 7:
+            raise NotFound("no such template")
+        return object()
+
+    monkeypatch.setattr(coupons_service, "get_template", get_template, raising=False)
+    bonus = {**CHECKIN, "streak_bonuses": [{"day": 7, "reward": {"coupon_template_id": 8}}]}
+    bad = client.post("/api/v1/admin/tasks", json=bonus, headers=marketing)
+    assert bad.status_code == 422 and "streak_bonuses" in bad.get_json()["error"]["fields"]
+    good = {**SHARE, "reward": {"points": 1, "coupon_template_id": 7}}
+    assert client.post("/api/v1/admin/tasks", json=good, headers=marketing).status_code == 201
+    assert AuditLog.query.count() == 1
