@@ -1,9 +1,11 @@
 from app.audit.models import AuditLog
+from app.errors import Conflict
 from app.extensions import db
 from points.mall.models import CatalogItem, Redemption
 from points.models import LedgerEntry, PointsLot
 from points.service import summary
 from tests.conftest import bearer
+from tests.coupon_stub import stub_coupons
 from tests.mall.helpers import add_item, give_points
 
 
@@ -129,32 +131,25 @@ def test_idempotency_key(client, login, marketing):
 
 
 def test_coupon_item_issues_at_once(client, login, marketing, monkeypatch):
-    from coupons import service as coupons_service
-
-    issued = []
-
-    def fake_grant(member_id, template_id, *, key, reason):
-        issued.append((member_id, template_id, key, reason))
-        return {"id": len(issued)}
-
-    monkeypatch.setattr(coupons_service, "grant", fake_grant)
+    issued = stub_coupons(monkeypatch)
     item = add_item(client, marketing, code="cpn", kind="coupon", coupon_template_id=7)
     token, member_id = login()
     give_points(member_id, 500)
     body = _redeem(client, token, item["id"], 2).get_json()
     assert body["state"] == "issued" and body["coupon_ids"] == [1, 2]
     rid = body["id"]
-    assert [i[1:] for i in issued] == [(7, f"redemption:{rid}:1", "mall"), (7, f"redemption:{rid}:2", "mall")]
+    assert issued == [(member_id, 7, f"redemption:{rid}:1", "mall"), (member_id, 7, f"redemption:{rid}:2", "mall")]
     cancel = client.post(f"/api/v1/me/redemptions/{body['id']}/cancel", headers=bearer(token))
     assert cancel.status_code == 409 and cancel.get_json()["error"]["code"] == "not_pickup"
 
 
-def test_coupon_grant_failure_rolls_everything_back(client, login, marketing):
+def test_coupon_grant_failure_rolls_everything_back(client, login, marketing, monkeypatch):
+    stub_coupons(monkeypatch, fail=Conflict("No coupons left.", code="coupon_out_of_stock"))
     item = add_item(client, marketing, code="cpn", kind="coupon", coupon_template_id=7)
     token, member_id = login()
     give_points(member_id, 500)
     response = _redeem(client, token, item["id"])
-    assert response.status_code == 404  # the placeholder coupons service knows no template
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "coupon_out_of_stock"
     assert Redemption.query.count() == 0 and summary(member_id)["balance"] == 500 and _stock(item["id"]) == 10
 
 

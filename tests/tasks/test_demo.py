@@ -20,7 +20,9 @@ def test_mall_demo_offers_the_coupon_once_the_template_exists(monkeypatch):
     from types import SimpleNamespace
 
     from coupons import service as coupons_service
+    from tests.coupon_stub import stub_coupons
 
+    stub_coupons(monkeypatch)
     monkeypatch.setattr(coupons_service, "template_by_code",
                         lambda code: SimpleNamespace(id=5) if code == "SAVE20" else None, raising=False)
     mall_demo.seed()

@@ -1,11 +1,13 @@
 """First purchase, profile completion and invites: rewards caused by other domains' events."""
 from app import events
+from app.errors import Conflict
 from app.extensions import db
 from members.models import Member
 from points.models import LedgerEntry
 from points.service import summary
 from tasks.models import ReferralReward, TaskCompletion
 from tests.conftest import bearer
+from tests.coupon_stub import stub_coupons
 from tests.tasks.helpers import define
 
 INVITE = {"code": "invite", "kind": "invite", "title": "邀请好友", "reward": {"points": 100},
@@ -42,7 +44,8 @@ def test_receiver_does_not_commit(client, login, marketing):
     assert TaskCompletion.query.count() == 0 and LedgerEntry.query.count() == 0
 
 
-def test_reward_failure_does_not_break_the_purchase(client, login, marketing):
+def test_reward_failure_does_not_break_the_purchase(client, login, marketing, monkeypatch):
+    stub_coupons(monkeypatch, fail=Conflict("No coupons left.", code="coupon_out_of_stock"))
     define(client, marketing, **{**FIRST, "reward": {"points": 50, "coupon_template_id": 99}})
     _, member_id = login()
     member = db.session.get(Member, member_id)

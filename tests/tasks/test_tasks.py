@@ -1,8 +1,10 @@
 from app.audit.models import AuditLog
+from app.errors import Conflict
 from points.models import LedgerEntry
 from points.service import summary
 from tasks.models import TaskCompletion
 from tests.conftest import bearer
+from tests.coupon_stub import stub_coupons
 from tests.tasks.helpers import CHECKIN, define
 
 SHARE = {"code": "share", "kind": "share", "title": "分享好物", "reward": {"points": 2},
@@ -112,28 +114,24 @@ def test_task_list_shows_progress(client, login, marketing, at):
 
 
 def test_coupon_and_growth_rewards(client, login, marketing, monkeypatch):
-    from coupons import service as coupons_service
-
-    grants = []
-    monkeypatch.setattr(coupons_service, "grant",
-                        lambda member_id, template_id, *, key, reason: grants.append((template_id, key, reason))
-                        or {"id": 42})
+    grants = stub_coupons(monkeypatch)
     define(client, marketing, code="share", kind="share", title="x", reward={"growth": 3, "coupon_template_id": 9})
     token, member_id = login()
     body = _complete(client, token, "share", "a").get_json()
-    assert body["reward"] == {"points": 0, "growth": 3, "coupon_ids": ["42"]}
+    assert body["reward"] == {"points": 0, "growth": 3, "coupon_ids": ["1"]}
     completion = TaskCompletion.query.one()
-    assert grants == [(9, f"task:{completion.id}", "task")]
+    assert grants == [(member_id, 9, f"task:{completion.id}", "task")]
     from members.models import Member
 
     assert Member.query.get(member_id).growth == 3
 
 
-def test_failed_coupon_reward_changes_nothing(client, login, marketing):
+def test_failed_coupon_reward_changes_nothing(client, login, marketing, monkeypatch):
+    stub_coupons(monkeypatch, fail=Conflict("No coupons left.", code="coupon_out_of_stock"))
     define(client, marketing, code="share", kind="share", title="x", reward={"points": 5, "coupon_template_id": 9})
     token, member_id = login()
     response = _complete(client, token, "share", "a")
-    assert response.status_code == 404  # the placeholder coupons service knows no template yet
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "coupon_out_of_stock"
     assert TaskCompletion.query.count() == 0 and summary(member_id)["balance"] == 0
 
 
