@@ -39,9 +39,14 @@ def test_first_purchase_rewards_once(client, login, marketing):
 def test_receiver_does_not_commit(client, login, marketing):
     define(client, marketing, **FIRST)
     _, member_id = login()
+    # as the purchase service does: its own writes first, then the event, inside one transaction
+    # (on SQLite a SAVEPOINT issued before any write would itself open, and its RELEASE commit, the transaction)
+    db.session.get(Member, member_id).nickname = "buyer"
+    db.session.flush()
     events.purchase_recorded.send(None, member_id=member_id, purchase_id=1, first=True)
     db.session.rollback()  # the purchase failed after the event: the reward goes with it
     assert TaskCompletion.query.count() == 0 and LedgerEntry.query.count() == 0
+    assert db.session.get(Member, member_id).nickname is None
 
 
 def test_reward_failure_does_not_break_the_purchase(client, login, marketing, monkeypatch):
