@@ -159,9 +159,15 @@ class CalendarOut(Schema):
     next_bonus = fields.Nested(NextBonus, allow_none=True)
 
 
+def _printable(value: str) -> None:
+    if not value.isprintable():
+        raise ValidationError("Must not contain control characters.")
+
+
 class CompleteIn(Schema):
-    ref = fields.String(required=True, validate=[validate.Length(min=1, max=128),
-                                                 validate.Regexp(r"^\S(.*\S)?$", error="No surrounding spaces.")])
+    ref = fields.String(required=True, validate=[validate.Length(min=1, max=128), _printable,
+                                                 validate.Regexp(r"^\S(.*\S)?$", error="No surrounding spaces.")],
+                        metadata={"description": "what was shared or posted (page path, post id); rewards once"})
 
 
 class CompletionProgress(Schema):

@@ -79,6 +79,8 @@ def test_bad_completions(client, login, marketing, tiers, at):
         ("share", {"ref": ""}, 422, "validation_error"),
         ("share", {"ref": "   "}, 422, "validation_error"),
         ("share", {"ref": "x" * 129}, 422, "validation_error"),
+        ("share", {"ref": "a\u0000b"}, 422, "validation_error"),
+        ("share", {"ref": "a\nb"}, 422, "validation_error"),
         ("share", {}, 422, "validation_error"),
         ("share", {"ref": 5}, 422, "validation_error"),
         ("share", {"ref": "a", "points": 100}, 422, "validation_error"),
@@ -95,16 +97,18 @@ def test_bad_completions(client, login, marketing, tiers, at):
     assert client.post("/api/v1/tasks/share/complete", json={"ref": "a"}).status_code == 401
 
 
-def test_task_list_shows_progress(client, login, marketing, at):
+def test_task_list_shows_progress(client, login, marketing, at, tiers):
     define(client, marketing, **SHARE, display_order=2)
     define(client, marketing, **CHECKIN, display_order=1)
     define(client, marketing, code="old", kind="share", title="x", reward={"points": 1}, active=False)
+    define(client, marketing, code="gold-post", kind="post", title="x", reward={"points": 1}, tiers=["gold"],
+           display_order=3)
     token, _ = login()
     at("2026-03-01T10:00:00+08:00")
     _complete(client, token, "share", "a")
     client.post("/api/v1/tasks/checkin", headers=bearer(token))
     items = client.get("/api/v1/tasks", headers=bearer(token)).get_json()["items"]
-    assert [i["code"] for i in items] == ["checkin", "share"]
+    assert [(i["code"], i["eligible"]) for i in items] == [("checkin", True), ("share", True), ("gold-post", False)]
     assert items[0]["progress"] == {"period": "2026-03-01", "done": 1, "cap": 1, "completed": True, "streak": 1}
     assert items[1]["progress"] == {"period": "2026-03-01", "done": 1, "cap": 3, "completed": False}
     at("2026-03-02T10:00:00+08:00")
