@@ -1,0 +1,1 @@
+"""The points mall (积分商城): catalogue items and redemptions."""

@@ -1,0 +1,92 @@
+"""What every task rule shares: the transaction, periods, who may take part, and paying a reward."""
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import date, datetime
+
+from app import clock
+from app.errors import Conflict, Forbidden
+from app.extensions import db
+from members import service as members_service
+from members.models import Member
+from tasks.models import TaskDefinition
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def atomic() -> Iterator[None]:
+    """Commit once at the end, or roll everything back: a half-rewarded completion must never be left in
+    the session for a later commit to pick up (tests share one session across requests)."""
+    try:
+        yield
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+
+
+def period_key(period: str, day: date) -> str:
+    """The bucket a cap counts in; weeks are ISO weeks (Monday first), as the mini-program shows them."""
+    if period == "day":
+        return day.isoformat()
+    if period == "week":
+        year, week, _ = day.isocalendar()
+        return f"{year}-W{week:02d}"
+    if period == "month":
+        return f"{day.year}-{day.month:02d}"
+    return "once"
+
+
+def in_window(task: TaskDefinition, moment: datetime) -> bool:
+    if not task.active:
+        return False
+    if task.starts_at is not None and moment < task.starts_at:
+        return False
+    return task.ends_at is None or moment < task.ends_at
+
+
+def tier_allowed(allowed: list | None, member: Member) -> bool:
+    return not allowed or (member.tier is not None and member.tier.code in allowed)
+
+
+def check_open(task: TaskDefinition, member: Member) -> None:
+    """409 when the task is off or outside its dates, 403 when the member's tier may not take part."""
+    if not in_window(task, clock.now()):
+        raise Conflict(f"The task {task.code} is not running now.", code="task_inactive")
+    if not tier_allowed(task.tiers, member):
+        raise Forbidden(f"Members of this tier cannot do the task {task.code}.", code="tier_not_allowed")
+
+
+def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | None = None) -> dict:
+    """Points, growth and/or a coupon for one reason, idempotent by `key` (inside the caller's transaction)."""
+    from coupons import service as coupons_service
+    from points import service as points_service
+
+    reward = reward or {}
+    paid = {"points": 0, "growth": 0, "coupon_id": None}
+    points = int(reward.get("points") or 0)
+    if points > 0:
+        points_service.credit(member_id, points, kind="grant", key=key, cause_type="task", cause_id=cause_id,
+                              note=note)
+        paid["points"] = points
+    growth = int(reward.get("growth") or 0)
+    if growth > 0:
+        members_service.add_growth(member_id, growth, reason="task", ref=key)
+        paid["growth"] = growth
+    template_id = reward.get("coupon_template_id")
+    if template_id:
+        coupon = coupons_service.grant(member_id, int(template_id), key=key, reason="task")
+        coupon_id = coupon.get("id") if isinstance(coupon, dict) else getattr(coupon, "id", None)
+        paid["coupon_id"] = None if coupon_id is None else str(coupon_id)
+    return paid
+
+
+def add_rewards(total: dict, part: dict) -> dict:
+    total["points"] += part["points"]
+    total["growth"] += part["growth"]
+    if part.get("coupon_id"):
+        total.setdefault("coupon_ids", []).append(part["coupon_id"])
+    return total
