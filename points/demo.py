@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
-from points import service
-from points.models import EarnRule, Product
+from points.models import EarnRule, PointsPolicy, Product
 
 PRODUCTS = [
     # sku, name, category, list, {tier: price}
@@ -36,9 +35,10 @@ def _rules() -> list[dict]:
 
 
 def seed() -> list[str]:
-    policy = service.get_policy()
-    policy.points_per_yuan, policy.expiry_kind, policy.expiry_months = 1, "rolling_months", 12
-    policy.pending_days, policy.points_per_yuan_value, policy.max_deduction_percent = 0, 100, 50
+    if db.session.get(PointsPolicy, 1) is None:  # never overwrite what marketing has set since
+        db.session.add(PointsPolicy(id=1, points_per_yuan=1, expiry_kind="rolling_months", expiry_months=12,
+                                    expiry_years=1, pending_days=0, points_per_yuan_value=100,
+                                    max_deduction_percent=50))
     for sku, name, category, list_price, member_prices in PRODUCTS:
         if db.session.scalar(select(Product).where(Product.sku == sku)) is None:
             db.session.add(Product(sku=sku, name=name, category=category, list_price=list_price,
