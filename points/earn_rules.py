@@ -167,7 +167,7 @@ def compute(member: Member, lines: list[dict], paid: int, day: date, policy: Poi
         line_base = base * Fraction(line["total"], subtotal) * multiplier
         for rule in rules_for_line(rules, tier_code, line, day):
             bonus[rule.id] = bonus.get(rule.id, Fraction(0)) + line_base * Fraction(rule.percent - 100, 100)
-    used = _used_today(member.id, list(bonus), day)
+    used = _used_today(member.id, [i for i in bonus if by_id[i].cap_per_day is not None], day)
     rule_points: dict[int, int] = {}
     for rule_id in sorted(bonus, key=lambda i: (-by_id[i].priority, i)):
         rule, points = by_id[rule_id], max(0, math.floor(bonus[rule_id]))

@@ -39,9 +39,7 @@ def drawable_points(member_id: int) -> int:
             PointsLot.member_id == member_id, PointsLot.state == "open", PointsLot.remaining > 0,
             or_(PointsLot.expires_at.is_(None), PointsLot.expires_at > now))
     )
-    account = db.session.get(ledger.PointsAccount, member_id)
-    debt = account.debt if account else 0
-    return max(0, int(total) - debt)
+    return int(total)  # a member in debt has no open lots (the ledger pays debt before opening a lot)
 
 
 def points_step(policy: PointsPolicy) -> tuple[int, int]:
@@ -72,8 +70,10 @@ def _lines(member: Member, items: list[dict]) -> list[dict]:
     return lines
 
 
-def build(member: Member, items: list[dict], coupon_ids: list[int] | None, points_to_use: int | None) -> dict:
-    """The whole quote for a cart (see API.md "Quote answer"); raises 422/409 on what cannot be bought."""
+def build(member: Member, items: list[dict], coupon_ids: list[int] | None, points_to_use: int | None,
+          for_purchase: bool = False) -> dict:
+    """The whole quote for a cart (see API.md "Quote answer"); raises 422/409 on what cannot be bought.
+    A purchase that uses no points skips reading the balance (its answer does not show it)."""
     policy = ledger.get_policy()
     lines = _lines(member, items)
     subtotal = sum(line["total"] for line in lines)
@@ -87,9 +87,9 @@ def build(member: Member, items: list[dict], coupon_ids: list[int] | None, point
     step_points, step_fen = points_step(policy)
     cap_value = after_coupons * policy.max_deduction_percent // 100
     cap_points = cap_value // step_fen * step_points
-    balance = drawable_points(member.id)
-    usable = min(balance, cap_points) // step_points * step_points
     used = points_to_use or 0
+    balance = 0 if for_purchase and not used else drawable_points(member.id)
+    usable = min(balance, cap_points) // step_points * step_points
     if used:
         if used % step_points:
             raise ValidationError("points_to_use", f"Must be a multiple of {step_points}.", code="points_step")
@@ -117,6 +117,7 @@ def build(member: Member, items: list[dict], coupon_ids: list[int] | None, point
         "payable": payable,
         "points_to_earn": earn["points"],
         "points_pending_until": pending_until,
+        "earn_expires_at": ledger.expiry_for(clock.now(), policy),
         "applied_rules": earn["applied_rules"],
         "rule_points": earn["rule_points"],
         "business_date": day,

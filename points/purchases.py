@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events
@@ -23,7 +22,7 @@ from members import service as members_service
 from members.models import Member
 from points import earn_rules, pricing
 from points import service as ledger
-from points.models import Purchase, PurchaseLine, Refund
+from points.models import PointsAccount, Purchase, PurchaseLine, Refund
 
 
 def request_hash(body: dict) -> str:
@@ -47,9 +46,6 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
     add growth, store the purchase, tell the other domains; all in one commit."""
     digest = request_hash(body)
     order_no = body["order_no"]
-    existing = _find_purchase(store_id, order_no)
-    if existing is not None:
-        return _replay(existing, digest, "order_no")
     try:
         member = pricing.resolve_member(body)
     except Conflict as error:  # the code was burnt by a twin of this very order that committed meanwhile
@@ -58,7 +54,7 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
             raise
         return _replay(existing, digest, "order_no")
     try:
-        ledger.lock_account(member.id)
+        account = ledger.lock_account(member.id)  # held: the ledger calls below update this same object
         existing = _find_purchase(store_id, order_no)  # a twin that held the lock before us has committed
         if existing is not None:
             result = _replay(existing, digest, "order_no")
@@ -66,11 +62,12 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
             return result
         if body.get("member_code") is not None:
             member_code.consume(body["member_code"], purpose=f"purchase:{store_id}:{order_no}")
-        quote = pricing.build(member, body["items"], body.get("coupon_ids") or [], body.get("points_to_use"))
+        quote = pricing.build(member, body["items"], body.get("coupon_ids") or [], body.get("points_to_use"),
+                              for_purchase=True)
         if body["paid"] != quote["payable"]:
             raise ValidationError("paid", f"The prices make {quote['payable']} fen payable, not {body['paid']}.",
                                   code="paid_mismatch")
-        answer = _write_purchase(store_id, operator_id, member, order_no, digest, quote)
+        answer = _write_purchase(store_id, operator_id, member, account, order_no, digest, quote)
         db.session.commit()
         return answer
     except IntegrityError:
@@ -84,20 +81,20 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
         raise
 
 
-def _write_purchase(store_id: int, operator_id: int | None, member: Member, order_no: str, digest: str,
-                    quote: dict) -> dict:
+def _write_purchase(store_id: int, operator_id: int | None, member: Member, account: PointsAccount, order_no: str,
+                    digest: str, quote: dict) -> dict:
     now = clock.now()
-    policy = ledger.get_policy()
+    growth = quote["payable"] // 100
     purchase = Purchase(
         store_id=store_id, order_no=order_no, member_id=member.id, operator_id=operator_id, request_hash=digest,
         subtotal=quote["subtotal"], coupon_discount=quote["coupon_discount"], points_used=quote["points_used"],
-        points_value=quote["points_value"], paid=quote["payable"], created_at=now,
+        points_value=quote["points_value"], paid=quote["payable"], points_earned=quote["points_to_earn"],
+        growth_added=growth, created_at=now,
     )
     db.session.add(purchase)
     db.session.flush()  # the unique (store, order_no) decides a race here, before any points move
-    for line in quote["lines"]:
-        db.session.add(PurchaseLine(purchase_id=purchase.id, **{k: line[k] for k in (
-            "sku", "name", "category", "qty", "list_price", "unit_price", "total")}))
+    db.session.execute(insert(PurchaseLine), [{"purchase_id": purchase.id, **{k: line[k] for k in (
+        "sku", "name", "category", "qty", "list_price", "unit_price", "total")}} for line in quote["lines"]])
     if quote["coupon_ids"]:
         coupon_lines = [{k: line[k] for k in ("sku", "category", "qty", "unit_price", "total")}
                         for line in quote["lines"]]
@@ -105,28 +102,20 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, orde
         if discount != quote["coupon_discount"]:
             raise Conflict("The coupons changed while the purchase was recorded; quote again.", code="coupon_changed")
     key = f"pos-purchase:{purchase.id}"
+    spend = earn = None
     if quote["points_used"]:
         spend = ledger.debit(member.id, quote["points_used"], kind="spend", key=key, cause_type="purchase",
                              cause_id=purchase.id, note=f"order {order_no}")
-        purchase.spend_entry_id = spend.id
     if quote["points_to_earn"]:
-        available_at = now + timedelta(days=policy.pending_days) if policy.pending_days > 0 else None
         earn = ledger.credit(member.id, quote["points_to_earn"], kind="earn", key=key, cause_type="purchase",
-                             cause_id=purchase.id, available_at=available_at, note=f"order {order_no}")
-        purchase.earn_entry_id = earn.id
-        purchase.points_earned = quote["points_to_earn"]
+                             cause_id=purchase.id, available_at=quote["points_pending_until"],
+                             expires_at=quote["earn_expires_at"], note=f"order {order_no}")
         earn_rules.record_uses(purchase.id, member.id, quote["business_date"], quote["rule_points"])
-    growth = quote["payable"] // 100
-    change = None
-    if growth:
-        change = members_service.add_growth(member.id, growth, reason="purchase", ref=key)
-        purchase.growth_added = growth
-    earlier = db.session.scalar(select(func.count(Purchase.id)).where(
-        Purchase.member_id == member.id, Purchase.id != purchase.id))
-    events.purchase_recorded.send(None, member_id=member.id, purchase_id=purchase.id, first=earlier == 0)
-    db.session.flush()
-    db.session.refresh(member)
-    points = ledger.summary(member.id)
+    tier_code = member.tier.code if member.tier else None
+    change = members_service.add_growth(member.id, growth, reason="purchase", ref=key) if growth else None
+    earlier = db.session.scalar(select(Purchase.id).where(
+        Purchase.member_id == member.id, Purchase.id != purchase.id).limit(1))
+    events.purchase_recorded.send(None, member_id=member.id, purchase_id=purchase.id, first=earlier is None)
     answer = {
         "order_no": order_no,
         "purchase_id": purchase.id,
@@ -134,15 +123,18 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, orde
         "coupon_discount": purchase.coupon_discount,
         "paid": purchase.paid,
         "points_earned": purchase.points_earned,
-        "points_pending": bool(purchase.points_earned and policy.pending_days > 0),
+        "points_pending": bool(purchase.points_earned and quote["points_pending_until"] is not None),
         "points_spent": purchase.points_used,
         "points_value": purchase.points_value,
         "growth_added": purchase.growth_added,
-        "tier": {"code": member.tier.code if member.tier else None},
+        "tier": {"code": change["to"] if change else tier_code},
         "tier_change": change,
-        "balance": points["balance"],
+        "balance": account.available - account.debt,
         "applied_rules": quote["applied_rules"],
     }
+    # one UPDATE of the purchase at commit
+    purchase.spend_entry_id = spend.id if spend is not None else None
+    purchase.earn_entry_id = earn.id if earn is not None else None
     purchase.response = answer
     return answer
 
