@@ -403,3 +403,21 @@ def test_admin_member_search_and_detail(client, marketing, shopper, login, give,
     assert detail["tags"] == [{"tag": "channel:poster", "source": "auto"}]
     assert detail["ledger"]["items"][0]["delta"] == 70 and detail["coupons"] == []
     assert client.get("/api/v1/admin/members/9999", headers=marketing).status_code == 404
+
+
+def test_ledger_page_orders_by_the_member_index(app):
+    """The page query must sort by (member_id, id) so PostgreSQL uses ix_points_ledger_member_id_id."""
+    from points import history
+
+    statements = []
+    from sqlalchemy import event
+
+    def capture(conn, cursor, statement, params, context, executemany):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", capture)
+    try:
+        history.member_ledger(1, 20, None)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", capture)
+    assert "ORDER BY points_ledger.member_id DESC, points_ledger.id DESC" in statements[-1]
