@@ -14,7 +14,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events
-from app.errors import Conflict, NotFound, ValidationError
+from app.errors import ApiError, Conflict, NotFound, ValidationError
 from app.extensions import db
 from coupons import service as coupons_service
 from members import member_code
@@ -48,8 +48,8 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
     order_no = body["order_no"]
     try:
         member = pricing.resolve_member(body)
-    except Conflict as error:  # the code was burnt by a twin of this very order that committed meanwhile
-        existing = _find_purchase(store_id, order_no) if error.code == "member_code_used" else None
+    except ApiError:  # a retry whose code was burnt by the first attempt, or has expired since: same answer
+        existing = _find_purchase(store_id, order_no)
         if existing is None:
             raise
         return _replay(existing, digest, "order_no")

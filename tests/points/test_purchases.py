@@ -421,3 +421,17 @@ def test_ledger_page_orders_by_the_member_index(app):
     finally:
         event.remove(db.engine, "before_cursor_execute", capture)
     assert "ORDER BY points_ledger.member_id DESC, points_ledger.id DESC" in statements[-1]
+
+
+def test_a_retry_after_the_code_expired_gets_the_first_answer(client, staff, shopper, at):
+    _, member_id = shopper
+    at("2026-03-04T10:00:00+08:00")
+    body = {"order_no": "RETRY1", "member_code": member_code.issue(member_id).code,
+            "items": [{"sku": "TEA", "qty": 1}], "paid": 2000}
+    first = client.post("/api/v1/pos/purchases", headers=staff, json=body)
+    at("2026-03-04T10:10:00+08:00")  # the till's network came back ten minutes later
+    again = client.post("/api/v1/pos/purchases", headers=staff, json=body)
+    assert again.status_code == 201 and again.get_json() == first.get_json()
+    fresh = client.post("/api/v1/pos/purchases", headers=staff, json=body | {"order_no": "RETRY2"})
+    assert fresh.status_code == 404 and fresh.get_json()["error"]["code"] == "member_code_invalid"
+    assert _count(Purchase) == 1
