@@ -7,9 +7,9 @@
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -130,6 +130,7 @@ class Purchase(db.Model):
     earn_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_ledger.id"))
     spend_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_ledger.id"))
     refunded_amount: Mapped[int] = mapped_column(default=0)
+    response: Mapped[dict | None] = mapped_column(JSON)  # the first answer, returned again on a replay
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
 
 
@@ -160,4 +161,64 @@ class Refund(db.Model):
     points_reversed: Mapped[int] = mapped_column(default=0)
     points_returned: Mapped[int] = mapped_column(default=0)
     growth_removed: Mapped[int] = mapped_column(default=0)
+    response: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
+
+
+class Product(db.Model):
+    """A product sold at the till, with its member-price table: {"<tier code>": fen, "vip": fen}."""
+
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    category: Mapped[str | None] = mapped_column(String(64))
+    list_price: Mapped[int]
+    member_prices: Mapped[dict] = mapped_column(JSON, default=dict)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+
+
+class EarnRule(db.Model):
+    """A campaign multiplier on earned points (see points/earn_rules.py for how rules combine).
+
+    Empty/None conditions match everything; weekdays are ISO (1 = Monday ... 7 = Sunday) business days.
+    """
+
+    __tablename__ = "earn_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    percent: Mapped[int]  # 200 = double points
+    tiers: Mapped[list | None] = mapped_column(JSON)
+    categories: Mapped[list | None] = mapped_column(JSON)
+    skus: Mapped[list | None] = mapped_column(JSON)
+    weekdays: Mapped[list | None] = mapped_column(JSON)
+    start_date: Mapped[date | None] = mapped_column(Date)
+    end_date: Mapped[date | None] = mapped_column(Date)
+    priority: Mapped[int] = mapped_column(default=0)
+    stackable: Mapped[bool] = mapped_column(default=True)
+    cap_per_order: Mapped[int | None]
+    cap_per_day: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, onupdate=clock.now)
+
+
+class EarnRuleUse(db.Model):
+    """Bonus points one rule gave one purchase: what the per-day cap counts."""
+
+    __tablename__ = "earn_rule_uses"
+    __table_args__ = (
+        UniqueConstraint("purchase_id", "rule_id"),
+        Index("ix_earn_rule_uses_member_rule_day", "member_id", "rule_id", "business_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    rule_id: Mapped[int] = mapped_column(ForeignKey("earn_rules.id"))
+    business_date: Mapped[date] = mapped_column(Date)
+    points: Mapped[int]

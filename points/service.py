@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.errors import Conflict, NotFound
@@ -64,15 +65,30 @@ def _insert_ignore(table):
     return construct(table).on_conflict_do_nothing()
 
 
-def lock_account(member_id: int) -> PointsAccount:
-    """The member's account row, created if missing, locked until the transaction ends."""
-    db.session.execute(_insert_ignore(PointsAccount.__table__).values(member_id=member_id, available=0,
-                                                                     pending=0, debt=0, updated_at=clock.now()))
-    account = db.session.scalar(
+def _select_locked(member_id: int) -> PointsAccount | None:
+    return db.session.scalar(
         select(PointsAccount).where(PointsAccount.member_id == member_id)
         .with_for_update().execution_options(populate_existing=True)
     )
-    if account is None:  # the insert was ignored because the member does not exist
+
+
+def lock_account(member_id: int) -> PointsAccount:
+    """The member's account row, created if missing, locked until the transaction ends.
+
+    The common case (the account exists) is one SELECT ... FOR UPDATE. Only a first touch inserts, in a
+    savepoint: an unknown member fails the foreign key there (an IntegrityError that would otherwise abort
+    the caller's whole transaction on PostgreSQL) and becomes a 404; a concurrent first insert is ignored."""
+    account = _select_locked(member_id)
+    if account is not None:
+        return account
+    try:
+        with db.session.begin_nested():
+            db.session.execute(_insert_ignore(PointsAccount.__table__).values(
+                member_id=member_id, available=0, pending=0, debt=0, updated_at=clock.now()))
+    except IntegrityError:
+        raise NotFound("No such member.", code="member_not_found") from None
+    account = _select_locked(member_id)
+    if account is None:
         raise NotFound("No such member.", code="member_not_found")
     return account
 

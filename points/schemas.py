@@ -1,0 +1,323 @@
+"""Request and response bodies of the points domain (API.md "Key bodies"). Money in fen, points int:
+integer fields are strict, so 12.5, "12" or true are refused rather than rounded."""
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from app.pagination import ListArgs, page_schema
+from members.schemas import PointsSummary, TierRef, VipState
+
+MAX_FEN = 100_000_000
+MAX_POINTS = 100_000_000
+
+
+class StrictInt(fields.Integer):
+    """An int and nothing else: no floats, strings or booleans near money and points."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)  # marshmallow already refuses booleans
+
+
+def _code(length: int = 64):
+    return validate.And(validate.Length(min=1, max=length),
+                        validate.Regexp(r"^[A-Za-z0-9._:\-]+$", error="Letters, digits and . _ : - only."))
+
+
+# --- points policy ------------------------------------------------------------------------------------
+
+class PolicyIn(Schema):
+    points_per_yuan = StrictInt(required=True, validate=validate.Range(min=0, max=100),
+                                metadata={"description": "points per yuan paid, rounded down"})
+    expiry_kind = fields.String(required=True, validate=validate.OneOf(["rolling_months", "year_end", "never"]))
+    expiry_months = StrictInt(required=True, validate=validate.Range(min=1, max=120))
+    expiry_years = StrictInt(required=True, validate=validate.Range(min=1, max=10),
+                             metadata={"description": "year_end: points expire at the end of the Nth calendar year"})
+    pending_days = StrictInt(required=True, validate=validate.Range(min=0, max=90),
+                             metadata={"description": "return window before earned points are usable"})
+    points_per_yuan_value = StrictInt(required=True, validate=validate.Range(min=1, max=100_000),
+                                      metadata={"description": "how many points pay one yuan at the till"})
+    max_deduction_percent = StrictInt(required=True, validate=validate.Range(min=0, max=100))
+
+
+class PolicyOut(PolicyIn):
+    updated_at = fields.DateTime()
+
+
+# --- products -----------------------------------------------------------------------------------------
+
+class ProductIn(Schema):
+    sku = fields.String(required=True, validate=_code())
+    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    category = fields.String(load_default=None, validate=validate.Length(min=1, max=64))
+    list_price = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_FEN))
+    member_prices = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=32)),
+                                values=StrictInt(validate=validate.Range(min=0, max=MAX_FEN)), load_default=dict,
+                                metadata={"description": '{"<tier code>": fen, "vip": fen}'})
+    active = fields.Boolean(load_default=True)
+
+
+class ProductPatch(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=128))
+    category = fields.String(allow_none=True, validate=validate.Length(min=1, max=64))
+    list_price = StrictInt(validate=validate.Range(min=0, max=MAX_FEN))
+    member_prices = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=32)),
+                                values=StrictInt(validate=validate.Range(min=0, max=MAX_FEN)))
+    active = fields.Boolean()
+
+
+class ProductOut(Schema):
+    sku = fields.String()
+    name = fields.String()
+    category = fields.String(allow_none=True)
+    list_price = fields.Integer()
+    member_prices = fields.Dict(keys=fields.String(), values=fields.Integer())
+    active = fields.Boolean()
+
+
+class ProductQuery(ListArgs):
+    active = fields.Boolean()
+    category = fields.String()
+
+
+ProductPage = page_schema(ProductOut, "ProductPage")
+
+
+# --- earn rules ---------------------------------------------------------------------------------------
+
+class EarnRuleIn(Schema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=128))
+    percent = StrictInt(required=True, validate=validate.Range(min=100, max=1000),
+                        metadata={"description": "multiplier in percent: 200 = double points"})
+    tiers = fields.List(fields.String(validate=validate.Length(min=1, max=32)), load_default=None,
+                        validate=validate.Length(max=50))
+    categories = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=None,
+                             validate=validate.Length(max=100))
+    skus = fields.List(fields.String(validate=validate.Length(min=1, max=64)), load_default=None,
+                       validate=validate.Length(max=500))
+    weekdays = fields.List(StrictInt(validate=validate.Range(min=1, max=7)), load_default=None,
+                           metadata={"description": "ISO weekdays, 1 = Monday; 会员日 e.g. [3]"})
+    start_date = fields.Date(load_default=None)
+    end_date = fields.Date(load_default=None)
+    priority = StrictInt(load_default=0, validate=validate.Range(min=0, max=1000))
+    stackable = fields.Boolean(load_default=True)
+    cap_per_order = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_POINTS))
+    cap_per_day = StrictInt(load_default=None, allow_none=True, validate=validate.Range(min=0, max=MAX_POINTS))
+    active = fields.Boolean(load_default=True)
+
+
+class EarnRulePatch(Schema):
+    name = fields.String(validate=validate.Length(min=1, max=128))
+    percent = StrictInt(validate=validate.Range(min=100, max=1000))
+    tiers = fields.List(fields.String(validate=validate.Length(min=1, max=32)), allow_none=True)
+    categories = fields.List(fields.String(validate=validate.Length(min=1, max=64)), allow_none=True)
+    skus = fields.List(fields.String(validate=validate.Length(min=1, max=64)), allow_none=True)
+    weekdays = fields.List(StrictInt(validate=validate.Range(min=1, max=7)), allow_none=True)
+    start_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    priority = StrictInt(validate=validate.Range(min=0, max=1000))
+    stackable = fields.Boolean()
+    cap_per_order = StrictInt(allow_none=True, validate=validate.Range(min=0, max=MAX_POINTS))
+    cap_per_day = StrictInt(allow_none=True, validate=validate.Range(min=0, max=MAX_POINTS))
+    active = fields.Boolean()
+
+
+class EarnRuleOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    percent = fields.Integer()
+    tiers = fields.List(fields.String(), allow_none=True)
+    categories = fields.List(fields.String(), allow_none=True)
+    skus = fields.List(fields.String(), allow_none=True)
+    weekdays = fields.List(fields.Integer(), allow_none=True)
+    start_date = fields.Date(allow_none=True)
+    end_date = fields.Date(allow_none=True)
+    priority = fields.Integer()
+    stackable = fields.Boolean()
+    cap_per_order = fields.Integer(allow_none=True)
+    cap_per_day = fields.Integer(allow_none=True)
+    active = fields.Boolean()
+
+
+class EarnRuleQuery(ListArgs):
+    active = fields.Boolean()
+
+
+EarnRulePage = page_schema(EarnRuleOut, "EarnRulePage")
+
+
+# --- the till -----------------------------------------------------------------------------------------
+
+class CartItem(Schema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    qty = StrictInt(required=True, validate=validate.Range(min=1, max=999))
+
+
+class QuoteIn(Schema):
+    member_code = fields.String(validate=validate.Length(min=1, max=32))
+    member_id = StrictInt(validate=validate.Range(min=1, max=2**31 - 1))
+    items = fields.List(fields.Nested(CartItem), required=True, validate=validate.Length(min=1, max=100))
+    coupon_ids = fields.List(StrictInt(validate=validate.Range(min=1, max=2**31 - 1)), load_default=None,
+                             validate=validate.Length(max=10),
+                             metadata={"description": "omitted in a quote: the best coupons are suggested"})
+    points_to_use = StrictInt(load_default=None, validate=validate.Range(min=0, max=MAX_POINTS))
+
+    @validates_schema
+    def _one_member(self, data, **kwargs):
+        if ("member_code" in data) == ("member_id" in data):
+            raise ValidationError("Give exactly one of member_code and member_id.", "member_code")
+
+
+class PurchaseIn(QuoteIn):
+    order_no = fields.String(required=True, validate=_code())
+    paid = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_FEN),
+                     metadata={"description": "fen paid in money; must equal the quote's payable"})
+    coupon_ids = fields.List(StrictInt(validate=validate.Range(min=1, max=2**31 - 1)), load_default=None,
+                             validate=validate.Length(max=10),
+                             metadata={"description": "the coupons to use (none when omitted)"})
+
+
+class QuoteLine(Schema):
+    sku = fields.String()
+    name = fields.String()
+    category = fields.String(allow_none=True)
+    qty = fields.Integer()
+    list_price = fields.Integer()
+    unit_price = fields.Integer(metadata={"description": "the lowest of list, tier and VIP price"})
+    total = fields.Integer()
+
+
+class AppliedRule(Schema):
+    type = fields.String(metadata={"description": "membership | earn_rule"})
+    id = fields.Integer(allow_none=True)
+    name = fields.String()
+    percent = fields.Integer()
+    points = fields.Integer(metadata={"description": "points this rule added"})
+    capped = fields.Boolean()
+
+
+class QuoteOut(Schema):
+    member_id = fields.Integer()
+    lines = fields.List(fields.Nested(QuoteLine))
+    subtotal = fields.Integer()
+    coupon_ids = fields.List(fields.Integer())
+    coupons = fields.List(fields.Dict())
+    coupon_discount = fields.Integer()
+    points_balance = fields.Integer()
+    points_usable = fields.Integer(metadata={"description": "the most points this order may use (balance and cap)"})
+    points_used = fields.Integer()
+    points_value = fields.Integer(metadata={"description": "fen paid with points"})
+    payable = fields.Integer()
+    points_to_earn = fields.Integer()
+    points_pending_until = fields.DateTime(allow_none=True)
+    applied_rules = fields.List(fields.Nested(AppliedRule))
+
+
+class TierChange(Schema):
+    from_ = fields.String(data_key="from", attribute="from", allow_none=True)
+    to = fields.String()
+
+
+class PurchaseOut(Schema):
+    order_no = fields.String()
+    purchase_id = fields.Integer()
+    subtotal = fields.Integer()
+    coupon_discount = fields.Integer()
+    paid = fields.Integer()
+    points_earned = fields.Integer()
+    points_pending = fields.Boolean(metadata={"description": "earned points wait for the return window"})
+    points_spent = fields.Integer()
+    points_value = fields.Integer()
+    growth_added = fields.Integer()
+    tier = fields.Nested(TierRef)
+    tier_change = fields.Nested(TierChange, allow_none=True)
+    balance = fields.Integer()
+    applied_rules = fields.List(fields.Nested(AppliedRule))
+
+
+class RefundIn(Schema):
+    refund_no = fields.String(required=True, validate=_code())
+    amount = StrictInt(required=True, validate=validate.Range(min=1, max=MAX_FEN),
+                       metadata={"description": "fen of money refunded"})
+
+
+class RefundOut(Schema):
+    refund_no = fields.String()
+    order_no = fields.String()
+    amount = fields.Integer()
+    points_reversed = fields.Integer(metadata={"description": "earned points taken back (may create debt)"})
+    points_returned = fields.Integer(metadata={"description": "used points given back with their expiry"})
+    growth_removed = fields.Integer()
+    full = fields.Boolean()
+    balance = fields.Integer()
+
+
+# --- ledger and members -------------------------------------------------------------------------------
+
+class LedgerEntryOut(Schema):
+    id = fields.Integer()
+    delta = fields.Integer()
+    kind = fields.String()
+    balance_after = fields.Integer()
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime(allow_none=True)
+    ref = fields.Function(lambda e: f"{e.cause_type}:{e.cause_id}" if e.cause_id else e.cause_type)
+    note = fields.String(allow_none=True)
+
+
+LedgerPage = page_schema(LedgerEntryOut, "LedgerPage")
+
+
+class AdjustmentIn(Schema):
+    delta = StrictInt(required=True, validate=[validate.Range(min=-MAX_POINTS, max=MAX_POINTS),
+                                               validate.NoneOf([0], error="Must not be zero.")])
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class AdjustmentHeaders(Schema):
+    class Meta:
+        unknown = "exclude"  # every other request header
+
+    idempotency_key = fields.String(data_key="Idempotency-Key", load_default=None,
+                                    validate=validate.Length(min=1, max=64))
+
+
+class AdjustmentOut(Schema):
+    entry = fields.Nested(LedgerEntryOut)
+    balance = fields.Integer()
+
+
+class MemberQuery(ListArgs):
+    phone = fields.String(validate=validate.Length(min=1, max=20))
+    openid = fields.String(validate=validate.Length(min=1, max=128))
+    tier = fields.String(validate=validate.Length(min=1, max=32))
+    tag = fields.String(validate=validate.Length(min=1, max=64))
+
+
+class MemberRow(Schema):
+    id = fields.Integer()
+    nickname = fields.String(allow_none=True)
+    phone = fields.String(allow_none=True)
+    tier = fields.Nested(TierRef, allow_none=True)
+    growth = fields.Integer()
+    points_balance = fields.Integer()
+    vip_until = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+MemberPage = page_schema(MemberRow, "AdminMemberPage")
+
+
+class MemberTagOut(Schema):
+    tag = fields.String()
+    source = fields.String()
+
+
+class MemberDetail(MemberRow):
+    gender = fields.Integer()
+    birthday = fields.Date(allow_none=True)
+    invite_code = fields.String()
+    points = fields.Nested(PointsSummary)
+    vip = fields.Nested(VipState)
+    tags = fields.List(fields.Nested(MemberTagOut))
+    ledger = fields.Nested(LedgerPage)
+    coupons = fields.List(fields.Dict())
