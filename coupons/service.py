@@ -106,28 +106,19 @@ def coupon_out(c: Coupon) -> dict:
             "used_at": c.used_at}
 
 
-# --- catalogue look-ups (the products table belongs to the points/till domain) -------------------------
+# --- catalogue look-ups (the products belong to the points/till domain) -------------------------------
 
-def _products_table():
-    table = db.metadata.tables.get("products")
-    return table if table is not None and "sku" in table.c else None
+def unknown_skus(skus: set[str]) -> set[str]:
+    """SKUs absent from the product catalogue (a scope naming them would never match a cart)."""
+    from points import products
 
-
-def unknown_skus(skus: set[str]) -> set[str] | None:
-    """SKUs absent from the product catalogue; None when no catalogue is installed (cannot tell)."""
-    table = _products_table()
-    if table is None or not skus:
-        return None if table is None else set()
-    known = set(db.session.scalars(select(table.c.sku).where(table.c.sku.in_(skus))))
-    return skus - known
+    return set(skus) - set(products.for_skus(list(skus))) if skus else set()
 
 
-def unknown_categories(categories: set[str]) -> set[str] | None:
-    table = _products_table()
-    if table is None or "category" not in table.c or not categories:
-        return None if table is None else set()
-    known = set(db.session.scalars(select(table.c.category).where(table.c.category.in_(categories)).distinct()))
-    return categories - known
+def unknown_categories(categories: set[str]) -> set[str]:
+    from points import products
+
+    return set(categories) - products.known_categories(set(categories)) if categories else set()
 
 
 # --- templates (admin) --------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ PRODUCTS = [
     ("CROISSANT", "可颂", "bakery", 1500, {"silver": 1400, "gold": 1300, "vip": 1200}),
     ("CHEESECAKE", "芝士蛋糕", "bakery", 2800, {"gold": 2500, "vip": 2400}),
     ("TUMBLER", "品牌随行杯", "merch", 12800, {"gold": 11500, "vip": 9900}),
+    # what the demo's gift coupons (FREE-DRINK, BDAY-GIFT) hand over
+    ("GIFT-DRINK", "任意中杯饮品 (兑换)", "gift", 2800, {}),
+    ("GIFT-CAKE", "生日小蛋糕 (兑换)", "gift", 6800, {}),
 ]
 
 

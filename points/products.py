@@ -87,3 +87,8 @@ def unit_price(product: Product, member: Member) -> int:
 
 def for_skus(skus: list[str]) -> dict[str, Product]:
     return {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))}
+
+
+def known_categories(categories: set[str]) -> set[str]:
+    """Which of these categories at least one product is in (coupon scopes name categories)."""
+    return set(db.session.scalars(select(Product.category).where(Product.category.in_(categories)).distinct()))

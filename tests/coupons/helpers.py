@@ -8,9 +8,23 @@ from app.extensions import db
 from coupons import service
 from coupons.schemas import TemplateIn
 from members.models import Member
-from points.models import Purchase
+from points.models import Product, Purchase
 
 _seq = itertools.count(1)
+
+
+def _catalogue_for(spec: dict) -> None:
+    """The products a template names must exist (the service refuses unknown SKUs and categories)."""
+    scope = spec.get("scope") or {}
+    skus = set(scope.get("values", [])) if scope.get("kind") == "skus" else set()
+    if spec.get("gift_sku"):
+        skus.add(spec["gift_sku"])
+    categories = set(scope.get("values", [])) if scope.get("kind") == "categories" else set()
+    rows = [(sku, "food") for sku in skus] + [(f"CAT-{c}", c) for c in categories]
+    for sku, category in rows:
+        if db.session.scalar(db.select(Product).where(Product.sku == sku)) is None:
+            db.session.add(Product(sku=sku, name=sku, category=category, list_price=1000, member_prices={}))
+    db.session.commit()
 
 
 def template(**overrides):
@@ -18,6 +32,7 @@ def template(**overrides):
     spec = {"code": f"T{n}", "title": f"coupon {n}", "kind": "amount_off", "amount_off": 2000, "threshold": 10000,
             "validity": {"kind": "relative", "days": 30}, "claimable": True}
     spec.update(overrides)
+    _catalogue_for(spec)
     return service.create_template(TemplateIn().load(spec))  # as the API would parse it
 
 

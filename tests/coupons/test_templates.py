@@ -76,11 +76,14 @@ def test_missing_required_fields(client, marketing):
     assert {"code", "kind", "validity"} <= set(response.get_json()["error"]["fields"])
 
 
-def test_unknown_skus_and_categories_in_scope(client, marketing, monkeypatch):
-    """The products table belongs to the till's domain; the look-up is stubbed to a catalogue of two SKUs."""
-    catalogue = {"LATTE": "coffee", "CAKE": "bakery"}
-    monkeypatch.setattr(service, "unknown_skus", lambda skus: skus - set(catalogue))
-    monkeypatch.setattr(service, "unknown_categories", lambda cats: cats - set(catalogue.values()))
+def test_unknown_skus_and_categories_in_scope(client, marketing):
+    """Scopes are checked against the till's product catalogue (here: two products)."""
+    from app.extensions import db
+    from points.models import Product
+
+    db.session.add_all([Product(sku="LATTE", name="拿铁", category="coffee", list_price=3200, member_prices={}),
+                        Product(sku="CAKE", name="蛋糕", category="bakery", list_price=2800, member_prices={})])
+    db.session.commit()
     for change, field, code in [
         ({"scope": {"kind": "skus", "values": ["LATTE", "NOPE"]}}, "scope.values", "unknown_sku"),
         ({"scope": {"kind": "categories", "values": ["shoes"]}}, "scope.values", "unknown_category"),

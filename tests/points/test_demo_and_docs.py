@@ -12,7 +12,7 @@ def test_demo_seed_is_idempotent_and_sells(client, staff, tiers, login, at):
     at("2026-03-04T10:00:00+08:00")  # a Wednesday: 会员日
     demo.seed()
     demo.seed()
-    assert db.session.scalar(select(func.count()).select_from(Product)) == 8
+    assert db.session.scalar(select(func.count()).select_from(Product)) == len(demo.PRODUCTS) == 10
     assert db.session.scalar(select(func.count()).select_from(EarnRule)) == 3
     _, member_id = login("demo")
     quote = client.post("/api/v1/pos/quote", headers=staff, json={
