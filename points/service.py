@@ -11,12 +11,12 @@ import calendar
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.errors import Conflict, NotFound
 from app.extensions import db
+from app.sql import insert_ignore
 from points.models import CREDIT_KINDS, DEBIT_KINDS, LedgerEntry, LotDraw, PointsAccount, PointsLot, PointsPolicy
 
 EXPIRING_SOON_DAYS = 30
@@ -29,11 +29,11 @@ class InsufficientPoints(Conflict):
 # --- policy -------------------------------------------------------------------------------------------
 
 def get_policy() -> PointsPolicy:
+    """The policy row, created with the defaults on first use (concurrent first uses insert it once)."""
     policy = db.session.get(PointsPolicy, 1)
     if policy is None:
-        policy = PointsPolicy(id=1)
-        db.session.add(policy)
-        db.session.flush()
+        db.session.execute(insert_ignore(PointsPolicy.__table__).values(id=1))
+        policy = db.session.get(PointsPolicy, 1)
     return policy
 
 
@@ -59,12 +59,6 @@ def expiry_for(earned_at: datetime, policy: PointsPolicy | None = None) -> datet
 
 # --- accounts -----------------------------------------------------------------------------------------
 
-def _insert_ignore(table):
-    dialect = db.session.get_bind().dialect.name
-    construct = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return construct(table).on_conflict_do_nothing()
-
-
 def _select_locked(member_id: int) -> PointsAccount | None:
     return db.session.scalar(
         select(PointsAccount).where(PointsAccount.member_id == member_id)
@@ -83,7 +77,7 @@ def lock_account(member_id: int) -> PointsAccount:
         return account
     try:
         with db.session.begin_nested():
-            db.session.execute(_insert_ignore(PointsAccount.__table__).values(
+            db.session.execute(insert_ignore(PointsAccount.__table__).values(
                 member_id=member_id, available=0, pending=0, debt=0, updated_at=clock.now()))
     except IntegrityError:
         raise NotFound("No such member.", code="member_not_found") from None

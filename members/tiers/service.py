@@ -15,13 +15,13 @@ import re
 from datetime import date, datetime
 
 from sqlalchemy import extract, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events
 from app.audit import service as audit
 from app.errors import ApiError, Conflict, NotFound, ValidationError
 from app.extensions import db
+from app.sql import insert_ignore
 from members.models import Member, Tier
 from members.tiers.models import DOWNGRADE_MODES, REFUND_MODES, BenefitGrant, GrowthEvent, TierChange, TierPolicy
 
@@ -40,11 +40,9 @@ def get_policy() -> TierPolicy:
     at once must not fail on the primary key."""
     policy = db.session.get(TierPolicy, 1)
     if policy is None:
-        dialect = db.session.get_bind().dialect.name
-        construct = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        db.session.execute(construct(TierPolicy.__table__).values(
+        db.session.execute(insert_ignore(TierPolicy.__table__).values(
             id=1, downgrade_mode="one_step", refund_downgrade="at_review", updated_at=clock.now(),
-        ).on_conflict_do_nothing())
+        ))
         policy = db.session.get(TierPolicy, 1)
     return policy
 
