@@ -144,7 +144,8 @@ def test_expiry_interleaves_with_live_spending(app):
             for round_ in range(3):
                 for member_id in member_ids:
                     try:
-                        ledger.debit(member_id, 5, kind="spend", key=f"live-{thread_no}-{member_id}-{round_}", cause_type="test")
+                        key = f"live-{thread_no}-{member_id}-{round_}"
+                        ledger.debit(member_id, 5, kind="spend", key=key, cause_type="test")
                         db.session.commit()
                     except Exception as exc:  # noqa: BLE001
                         db.session.rollback()
