@@ -132,7 +132,7 @@ def run_job(name: str, func: Callable[..., Any], **kwargs: Any) -> Any:
 # --- enqueueing ---------------------------------------------------------------------------------------
 
 def run_key(name: str, day: date | None = None, moment: datetime | None = None) -> str:
-    """The business period a run is for: its deterministic id is `<name>:<run key>`."""
+    """The business period a run is for: its deterministic id is `<name>-<run key>`."""
     from app import clock
     from app.schedule import JOBS
 
@@ -167,7 +167,7 @@ def enqueue(name: str, day: date | None = None, connection=None, suffix: str = "
     spec = JOBS[name]
     connection = connection or get_redis()
     key = run_key(name, day)
-    job_id = f"{name}:{key}{suffix}"
+    job_id = f"{name}-{key}{suffix}"
     if not connection.set(f"loyalty:job-claim:{job_id}", "1", nx=True, ex=CLAIM_TTL):
         log.info("job %s already queued: refusing a second enqueue", job_id)
         return None

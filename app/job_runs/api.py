@@ -1,5 +1,6 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.auth import admin_required
 from app.job_runs import service
@@ -11,7 +12,7 @@ blp = Blueprint("jobs", __name__, url_prefix="/api/v1/admin/jobs", description="
 @blp.route("")
 class JobRunsView(MethodView):
     @admin_required
-    @blp.arguments(JobRunQuery, location="query")
+    @blp.arguments(JobRunQuery, location="query", unknown=RAISE)
     @blp.response(200, JobRunPage)
     def get(self, args):
         """Recent job runs (newest first) with their counts and errors; one row per try."""
