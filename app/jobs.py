@@ -179,9 +179,25 @@ def enqueue(name: str, day: date | None = None, connection=None, suffix: str = "
     )
 
 
+def installed(name: str) -> bool:
+    """Whether the job's module is part of this deployment (each domain lands on its own)."""
+    from importlib.util import find_spec
+
+    from app.schedule import JOBS
+
+    module = JOBS[name].path.rpartition(".")[0]
+    try:
+        return find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
 def scheduled(name: str) -> str | None:
     """What `rq cron` enqueues: queue today's run of `name` under its deterministic id."""
     def go() -> str | None:
+        if not installed(name):
+            log.warning("job %s is scheduled but its module is not installed: skipped", name)
+            return None
         job = enqueue(name)
         return job.id if job is not None else None
 

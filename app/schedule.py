@@ -8,6 +8,9 @@ to a UTC cron string here, so the schedule is the same on any host. Run exactly 
 Cron does not enqueue the jobs themselves: it enqueues `app.jobs.scheduled(name)`, which enqueues the real
 job under a deterministic id (job name + business date), so a second cron process or a hand enqueue of
 the same run is refused instead of doing the work twice.
+
+The embedded demo sets CRON_DEMO_INTERVAL (seconds): every periodic job is then offered at start-up and
+every that many seconds instead of at its cron time (the deterministic ids still run each once per period).
 """
 from __future__ import annotations
 
@@ -111,9 +114,11 @@ def _register_periodic() -> None:
     if Path(sys.argv[0]).name == "rq" and sys.argv[1:2] == ["cron"]:
         os.environ["TZ"] = "UTC"  # RQ 3 reads cron fields as the process's local time: make that UTC
         time.tzset()
+    demo_interval = int(os.environ.get("CRON_DEMO_INTERVAL") or 0)
     for name, cron_string in PERIODIC:
-        cron.register(scheduled, queue_name=JOBS[name].queue, kwargs={"name": name}, cron=cron_string, name=name,
-                      job_timeout=300)
+        when = {"interval": demo_interval} if demo_interval else {"cron": cron_string}
+        cron.register(scheduled, queue_name=JOBS[name].queue, kwargs={"name": name}, name=name, job_timeout=300,
+                      **when)
 
 
 # `rq cron app/schedule.py` imports this module as `app.schedule` and `rq cron /abs/path/schedule.py` loads it
