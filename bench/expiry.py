@@ -45,7 +45,7 @@ def seed(db, members: int, lots: int, expires_at, state: str, available_at) -> N
         SELECT id, member_id, id, 10, 10, :state, :available_at, :expires_at, now() FROM points_ledger"""),
                  {"state": state, "available_at": available_at, "expires_at": expires_at})
     column = "available" if state == "open" else "pending"
-    conn.execute(text(f"""
+    conn.execute(text("""
         INSERT INTO points_accounts (member_id, available, pending, debt, updated_at)
         SELECT member_id, 0, 0, 0, now() FROM points_lots GROUP BY member_id"""))
     conn.execute(text(f"""
@@ -74,7 +74,8 @@ def check(db, lots: int) -> None:
     assert (expired, left) == (lots, 0), (expired, left)
     drift = db.session.execute(text("""
         SELECT count(*) FROM points_accounts a JOIN (SELECT member_id, sum(delta) AS total FROM points_ledger
-        GROUP BY member_id) l ON l.member_id = a.member_id WHERE l.total <> a.available + a.pending - a.debt""")).scalar()
+        GROUP BY member_id) l ON l.member_id = a.member_id
+        WHERE l.total <> a.available + a.pending - a.debt""")).scalar()
     assert drift == 0, drift
 
 
