@@ -50,8 +50,8 @@ def run(name: str, day: str | None) -> None:
     def show(counts: dict, total: int | None) -> None:
         if bar is None:
             return
-        if total:
-            bar.length = total
+        bar.label = f"{name}: changed {counts['changed']}, skipped {counts['skipped']}, failed {counts['failed']}"
+        bar.length = max(total or 0, counts["scanned"], 1)  # jobs that cannot know their total grow the bar
         bar.update(counts["scanned"] - bar.pos)
 
     token = jobs_runtime.on_progress(show)
