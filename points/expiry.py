@@ -65,27 +65,25 @@ WITH due AS (
     SELECT l.id, l.member_id, l.remaining, l.expires_at FROM points_lots l
     WHERE l.id = ANY(:ids) AND l.state = 'open' AND l.expires_at <= :cutoff
 ), closed AS (
-    UPDATE points_lots l SET remaining = 0, state = 'closed'
-    WHERE l.id = ANY(:ids) AND l.state = 'open' AND l.expires_at <= :cutoff RETURNING l.id
+    UPDATE points_lots l SET remaining = 0, state = 'closed' FROM due WHERE l.id = due.id RETURNING l.id
 ), per_member AS (
     SELECT member_id, sum(remaining) AS total FROM due GROUP BY member_id HAVING sum(remaining) > 0
 ), accounts AS (
     UPDATE points_accounts a SET available = a.available - p.total, updated_at = :now
-    FROM per_member p WHERE a.member_id = p.member_id
-    RETURNING a.member_id, a.available + a.pending - a.debt AS balance, p.total
+    FROM per_member p WHERE a.member_id = p.member_id RETURNING a.member_id
 ), written AS (
     INSERT INTO points_ledger (member_id, delta, kind, business_key, cause_type, cause_id, balance_after,
                                expires_at, created_at)
     SELECT d.member_id, -d.remaining, 'expire', 'lot:' || d.id, 'lot', CAST(d.id AS VARCHAR),
-           a.balance + a.total - sum(d.remaining) OVER (PARTITION BY d.member_id ORDER BY d.id),
+           a.available + a.pending - a.debt - sum(d.remaining) OVER (PARTITION BY d.member_id ORDER BY d.id),
            d.expires_at, :now
-    FROM due d JOIN accounts a ON a.member_id = d.member_id
+    FROM due d JOIN points_accounts a ON a.member_id = d.member_id
     WHERE d.remaining > 0
     ORDER BY d.id
     ON CONFLICT (kind, business_key) DO NOTHING
     RETURNING id
 )
-SELECT (SELECT count(*) FROM closed) AS due, (SELECT count(*) FROM written) AS written,
+SELECT (SELECT count(*) FROM due) AS due, (SELECT count(*) FROM written) AS written,
        (SELECT count(*) FROM due WHERE remaining > 0) AS wanted
 """).bindparams(bindparam("cutoff", type_=UTCDateTime), bindparam("now", type_=UTCDateTime))
 
