@@ -41,19 +41,14 @@ limiter = Limiter(key_func=_limiter_key)
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     """SQLite (embedded mode) shared by gunicorn and RQ workers: WAL, a busy timeout, enforced foreign keys.
 
-    pysqlite's own transaction handling would let a SAVEPOINT opened before the first write commit the
-    whole transaction; SQLAlchemy's documented cure is to switch it off and emit BEGIN ourselves.
+    pysqlite keeps its own transaction handling: reads outside a write hold no snapshot, so a request that
+    reads and then writes waits for other writers (busy timeout) instead of failing with SQLITE_BUSY. The
+    price is that a SAVEPOINT opened before the transaction's first write commits on release; code that
+    nests a savepoint on SQLite must have written first (see coupons.service.grant).
     """
     if type(dbapi_connection).__module__.startswith("sqlite3"):
-        dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_begin(connection) -> None:
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN")

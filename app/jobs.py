@@ -116,6 +116,9 @@ def _run_recorded(name: str, func: Callable[..., Any], kwargs: dict) -> Any:
         raise
     finally:
         _current.reset(token)
+    # The job's service committed what it keeps; anything left open (a lazily created default row) ends here,
+    # so the run's own connection never waits on this session's write lock (SQLite has one writer).
+    db.session.rollback()
     counts = clean_counts(result) if isinstance(result, dict) else run.counts
     job_runs.finish(run_id, counts)
     return result
