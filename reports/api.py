@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.auth import admin_required
 from reports import audiences, segments, summary, tags
@@ -49,7 +50,7 @@ def _csv(text: str, name: str) -> Response:
 @reports_blp.route("/summary")
 class Summary(MethodView):
     @admin_required
-    @reports_blp.arguments(RangeArgs, location="query")
+    @reports_blp.arguments(RangeArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, SummaryOut)
     @reports_blp.alt_response(200, description="`?format=csv`: metric,value rows", content_type="text/csv",
                               success=True)
@@ -62,7 +63,7 @@ class Summary(MethodView):
 @reports_blp.route("/daily")
 class Daily(MethodView):
     @admin_required
-    @reports_blp.arguments(RangeArgs, location="query")
+    @reports_blp.arguments(RangeArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, DailyOut)
     @reports_blp.alt_response(200, description="`?format=csv`: one row per day", content_type="text/csv",
                               success=True)
@@ -75,7 +76,7 @@ class Daily(MethodView):
 @reports_blp.route("/rfm")
 class Rfm(MethodView):
     @admin_required
-    @reports_blp.arguments(RfmArgs, location="query")
+    @reports_blp.arguments(RfmArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, RfmOut)
     def get(self, args):
         """RFM segments of the last scoring run; `?segment=` lists that segment's members by value."""
@@ -88,7 +89,7 @@ class Rfm(MethodView):
 @reports_blp.route("/super-users")
 class SuperUsers(MethodView):
     @admin_required
-    @reports_blp.arguments(LimitArgs, location="query")
+    @reports_blp.arguments(LimitArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, SuperUsersOut)
     def get(self, args):
         """The top 20% by 12-month spend and their share of revenue."""
@@ -103,7 +104,7 @@ class SuperUsers(MethodView):
 @reports_blp.route("/koc")
 class Koc(MethodView):
     @admin_required
-    @reports_blp.arguments(LimitArgs, location="query")
+    @reports_blp.arguments(LimitArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, KocOut)
     def get(self, args):
         """KOC candidates: members ranked by invitees converted to a first purchase, then task posts, invites."""
@@ -157,7 +158,7 @@ class MemberTags(MethodView):
         return {"member_id": member_id, "tags": tags.add_manual_tag(member_id, body["tag"])}
 
     @admin_required
-    @tags_blp.arguments(TagQuery, location="query")
+    @tags_blp.arguments(TagQuery, location="query", unknown=RAISE)
     @tags_blp.response(200, MemberTagsOut)
     def delete(self, args, member_id):
         """Take a manual tag off (`?tag=`); automatic tags belong to the jobs (409); audited."""
@@ -190,7 +191,7 @@ class BulkTags(MethodView):
 @audiences_blp.route("")
 class Audiences(MethodView):
     @admin_required
-    @audiences_blp.arguments(AudienceListArgs, location="query")
+    @audiences_blp.arguments(AudienceListArgs, location="query", unknown=RAISE)
     @audiences_blp.response(200, AudiencePage)
     def get(self, args):
         """Saved audiences (open one for its live count)."""
