@@ -180,9 +180,10 @@ def compute_rfm(day: date | None = None) -> dict:
                   ranked.c.r, ranked.c.f, ranked.c.m, _segment_case(ranked.c.r, ranked.c.f),
                   literal(False), literal(day, type_=Date))
     db.session.execute(MemberRfm.__table__.delete())
-    scored = db.session.execute(MemberRfm.__table__.insert().from_select(
+    db.session.execute(MemberRfm.__table__.insert().from_select(
         ["member_id", "last_purchase_at", "frequency", "monetary", "spend_12m", "r_score", "f_score", "m_score",
-         "segment", "super_user", "computed_on"], rows)).rowcount or 0
+         "segment", "super_user", "computed_on"], rows))
+    scored = db.session.scalar(select(func.count()).select_from(MemberRfm))  # rowcount is -1 with a CTE on SQLite
     run = _mark_super_users(day, scored)
     db.session.commit()
     changed = sum(tags._sync_family("super_user", tags._super_user, lo, hi, clock.now())
