@@ -39,7 +39,8 @@ def test_audience_live_count_follows_the_members(client, marketing, crowd):
     assert audience["count"] == 1
     tags.add_manual_tag(crowd["gold"], "tea")
     assert client.get(f"/api/v1/admin/audiences/{audience['id']}", headers=marketing).get_json()["count"] == 2
-    assert db.session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "audience.create")) == 1
+    creations = select(func.count()).select_from(AuditLog).where(AuditLog.action == "audience.create")
+    assert db.session.scalar(creations) == 1
     listing = client.get("/api/v1/admin/audiences", headers=marketing).get_json()
     assert [a["name"] for a in listing["items"]] == ["高级茶客"] and listing["items"][0]["count"] is None
 
