@@ -138,9 +138,10 @@ def recompute_lifecycle(day: date | None = None, batch: int = tags.BATCH) -> dic
     for lo, hi in tags.member_id_batches(batch):
         db.session.execute(MemberLifecycle.__table__.delete().where(
             MemberLifecycle.member_id >= lo, MemberLifecycle.member_id < hi))
-        counts["scanned"] += db.session.execute(MemberLifecycle.__table__.insert().from_select(
-            ["member_id", "stage", "last_purchase_at", "computed_on"], _lifecycle_select(day, lo, hi, settings)
-        )).rowcount or 0
+        db.session.execute(MemberLifecycle.__table__.insert().from_select(
+            ["member_id", "stage", "last_purchase_at", "computed_on"], _lifecycle_select(day, lo, hi, settings)))
+        counts["scanned"] += db.session.scalar(select(func.count()).select_from(MemberLifecycle).where(
+            MemberLifecycle.member_id >= lo, MemberLifecycle.member_id < hi))
         for family, desired in tags.FAMILIES.items():
             if family != "super_user":
                 counts["changed"] += tags._sync_family(family, desired, lo, hi, now)
@@ -183,7 +184,7 @@ def compute_rfm(day: date | None = None) -> dict:
     db.session.execute(MemberRfm.__table__.insert().from_select(
         ["member_id", "last_purchase_at", "frequency", "monetary", "spend_12m", "r_score", "f_score", "m_score",
          "segment", "super_user", "computed_on"], rows))
-    scored = db.session.scalar(select(func.count()).select_from(MemberRfm))  # rowcount is -1 with a CTE on SQLite
+    scored = db.session.scalar(select(func.count()).select_from(MemberRfm))
     run = _mark_super_users(day, scored)
     db.session.commit()
     changed = sum(tags._sync_family("super_user", tags._super_user, lo, hi, clock.now())
@@ -297,8 +298,9 @@ def compute_koc(day: date | None = None) -> dict:
         .where(Member.invited_by_id.is_not(None), Member.created_at < end).group_by(Member.invited_by_id)
     )
     db.session.execute(KocScore.__table__.delete())
-    scanned = db.session.execute(KocScore.__table__.insert().from_select(
-        ["member_id", "invites", "converted", "posts", "computed_on"], rows)).rowcount or 0
+    db.session.execute(KocScore.__table__.insert().from_select(
+        ["member_id", "invites", "converted", "posts", "computed_on"], rows))
+    scanned = db.session.scalar(select(func.count()).select_from(KocScore))
     for member_id, posts in task_posts_by_member(day).items():
         db.session.execute(update(KocScore).where(KocScore.member_id == member_id).values(posts=posts))
     db.session.commit()

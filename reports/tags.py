@@ -43,6 +43,12 @@ def check_manual_tag(tag: str, field: str = "tag") -> str:
     return tag
 
 
+def affected(stmt) -> int:
+    """Rows an INSERT/DELETE touched, counted from RETURNING (rowcount is -1 for INSERT ... SELECT on some
+    drivers and for multi-row VALUES batches)."""
+    return len(db.session.execute(stmt.returning(literal(1))).all())
+
+
 def _insert_ignore(table):
     dialect = db.session.get_bind().dialect.name
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
@@ -215,12 +221,11 @@ def bulk_tag(tag: str, content: bytes, action: str = "add") -> dict:
             stmt = _insert_ignore(MemberTag.__table__).values(
                 [{"member_id": m, "tag": tag, "source": "manual", "created_at": now} for m in chunk]
             ).on_conflict_do_nothing()
-            changed += db.session.execute(stmt).rowcount or 0
+            changed += affected(stmt)
         else:
-            changed += db.session.execute(
+            changed += affected(
                 MemberTag.__table__.delete().where(MemberTag.tag == tag, MemberTag.source == "manual",
-                                                   MemberTag.member_id.in_(chunk))
-            ).rowcount or 0
+                                                   MemberTag.member_id.in_(chunk)))
     report = {
         "tag": tag, "action": action, "rows": len(wanted) + sum(1 for e in errors if e["code"] == "invalid"),
         "members": len(member_ids), "changed": changed, "unchanged": len(member_ids) - changed,
@@ -239,18 +244,16 @@ def _sync_family(prefix: str, desired: Callable[[int, int], object], lo: int, hi
     [lo, hi): delete the stale ones, insert the missing ones. Returns how many rows changed."""
     want = desired(lo, hi).subquery()
     family = MemberTag.tag == prefix if prefix in AUTO_NAMES else MemberTag.tag.startswith(prefix, autoescape=True)
-    removed = db.session.execute(
+    removed = affected(
         MemberTag.__table__.delete().where(
             MemberTag.source == "auto", family, MemberTag.member_id >= lo, MemberTag.member_id < hi,
             ~exists().where(want.c.member_id == MemberTag.member_id, want.c.tag == MemberTag.tag),
-        )
-    ).rowcount or 0
+        ))
     missing = select(want.c.member_id, want.c.tag, literal("auto"), literal(now, type_=MemberTag.created_at.type)) \
         .where(~exists().where(MemberTag.member_id == want.c.member_id, MemberTag.tag == want.c.tag))
-    added = db.session.execute(
+    added = affected(
         _insert_ignore(MemberTag.__table__).from_select(["member_id", "tag", "source", "created_at"], missing)
-        .on_conflict_do_nothing()
-    ).rowcount or 0
+        .on_conflict_do_nothing())
     return removed + added
 
 
