@@ -63,7 +63,12 @@ class ReportDailyTier(db.Model):
 
 
 class ReportMemberDay(db.Model):
-    """One row per member and day with a purchase: distinct-member figures (active, repurchase) over a range."""
+    """One row per member and day with a purchase, with the member's two purchases before that day.
+
+    The two earlier purchase times let a range count distinct members in one filtered pass, without grouping
+    by member: a member is active in [from, to] on the one row whose `prev_at` is before `from`, and bought
+    twice or more on the row that holds their second purchase in the range (see summary._distinct_purchasers).
+    """
 
     __tablename__ = "report_member_days"
 
@@ -71,6 +76,8 @@ class ReportMemberDay(db.Model):
     member_id: Mapped[int] = mapped_column(primary_key=True)
     purchases: Mapped[int] = mapped_column(default=0)
     gmv: Mapped[int] = mapped_column(default=0)
+    prev_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the member's last purchase before the day
+    prev2_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # ... and the one before that
 
 
 class LifecycleSettings(db.Model):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, and_, case, exists, func, literal, select
+from sqlalchemy import Date, case, exists, func, literal, select
 from sqlalchemy.orm import aliased
 
 from app import clock
@@ -168,11 +168,10 @@ def rollup_daily(day: date | None = None) -> dict:
     db.session.add(ReportDaily(**figures, computed_at=clock.now()))
     for code, cell in tiers.items():
         db.session.add(ReportDailyTier(day=day, tier_code=code, **cell))
-    per_member = (select(literal(day, type_=Date), Purchase.member_id, func.count(),
-                         func.coalesce(func.sum(Purchase.paid), 0))
-                  .where(Purchase.created_at >= start, Purchase.created_at < end).group_by(Purchase.member_id))
+    rows = member_day_select(start, end)
     db.session.execute(ReportMemberDay.__table__.insert().from_select(
-        ["day", "member_id", "purchases", "gmv"], per_member))
+        ["day", "member_id", "purchases", "gmv", "prev_at", "prev2_at"],
+        select(literal(day, type_=Date), *rows.selected_columns)))
     db.session.commit()
     return {"scanned": figures["purchases_count"], "changed": 1, "skipped": 0, "failed": 0, "day": day.isoformat()}
 
@@ -189,7 +188,15 @@ def rollup_range(first: date, last: date) -> dict:
     return counts
 
 
-def member_day_rows_live(start: datetime, end: datetime):
-    """Per-member purchase counts of a range not rolled up yet (today), shaped like ReportMemberDay."""
-    return (select(Purchase.member_id.label("member_id"), func.count().label("purchases"))
-            .where(and_(Purchase.created_at >= start, Purchase.created_at < end)).group_by(Purchase.member_id))
+def member_day_select(start: datetime, end: datetime):
+    """Per member buying in [start, end): purchases, money paid, and their two latest purchases before `start`."""
+    base = (select(Purchase.member_id.label("member_id"), func.count().label("purchases"),
+                   func.coalesce(func.sum(Purchase.paid), 0).label("gmv"))
+            .where(Purchase.created_at >= start, Purchase.created_at < end).group_by(Purchase.member_id).subquery())
+    earlier, earlier2 = aliased(Purchase), aliased(Purchase)
+    prev_at = select(func.max(earlier.created_at)).where(
+        earlier.member_id == base.c.member_id, earlier.created_at < start).scalar_subquery()
+    prev2_at = (select(earlier2.created_at).where(earlier2.member_id == base.c.member_id, earlier2.created_at < start)
+                .order_by(earlier2.created_at.desc()).offset(1).limit(1).scalar_subquery())  # ties: two purchases
+    return select(base.c.member_id, base.c.purchases, base.c.gmv, prev_at.label("prev_at"),
+                  prev2_at.label("prev2_at"))

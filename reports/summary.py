@@ -9,12 +9,11 @@ import csv
 import io
 from datetime import date, timedelta
 
-from sqlalchemy import case, func, or_, select, union_all
+from sqlalchemy import and_, case, func, or_, select, union_all
 
 from app import clock
 from app.errors import ValidationError
 from app.extensions import db
-from points.models import Purchase
 from points.service import get_policy
 from reports import rollups
 from reports.models import ReportDaily, ReportDailyTier, ReportMemberDay
@@ -72,20 +71,25 @@ def _daily_rows(first: date, last: date) -> tuple[list[dict], list[date]]:
 
 
 def _distinct_purchasers(first: date, last: date, live: list[date]) -> tuple[int, int]:
-    """(members with 1+ purchases, members with 2+) over the range: rolled-up days and live days together."""
-    parts = [select(ReportMemberDay.member_id.label("member_id"), ReportMemberDay.purchases.label("purchases"))
+    """(members with 1+ purchases, members with 2+) over the range, in one filtered pass over the member-day
+    rows (rolled up, plus live rows for days not rolled up yet): no GROUP BY member over a year of rows.
+
+    A member's first row in the range is the one whose previous purchase is before the range; their second
+    purchase in the range is on that first row (2+ purchases that day) or on the row with exactly one earlier
+    purchase inside the range (prev_at inside, prev2_at before)."""
+    parts = [select(ReportMemberDay.purchases, ReportMemberDay.prev_at, ReportMemberDay.prev2_at)
              .where(ReportMemberDay.day >= first, ReportMemberDay.day <= last)]
-    if live:
-        spans = [(clock.start_of_business_day(d), clock.end_of_business_day(d)) for d in live]
-        parts.append(select(Purchase.member_id.label("member_id"), func.count().label("purchases"))
-                     .where(or_(*[(Purchase.created_at >= s) & (Purchase.created_at < e) for s, e in spans]))
-                     .group_by(Purchase.member_id))
-    every = union_all(*parts).subquery() if len(parts) > 1 else parts[0].subquery()
-    per_member = select(every.c.member_id, func.sum(every.c.purchases).label("n")).group_by(every.c.member_id) \
-        .subquery()
-    buyers, repeat = db.session.execute(
-        select(func.count(), func.coalesce(func.sum(case((per_member.c.n >= 2, 1), else_=0)), 0))
-        .select_from(per_member)).one()
+    for day in live:
+        rows = rollups.member_day_select(clock.start_of_business_day(day), clock.end_of_business_day(day)).subquery()
+        parts.append(select(rows.c.purchases, rows.c.prev_at, rows.c.prev2_at))
+    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
+    start = clock.start_of_business_day(first)
+    first_in_range = or_(rows.c.prev_at.is_(None), rows.c.prev_at < start)
+    second_here = or_(and_(first_in_range, rows.c.purchases >= 2),
+                      and_(rows.c.prev_at >= start, or_(rows.c.prev2_at.is_(None), rows.c.prev2_at < start)))
+    buyers, repeat = db.session.execute(select(
+        func.coalesce(func.sum(case((first_in_range, 1), else_=0)), 0),
+        func.coalesce(func.sum(case((second_here, 1), else_=0)), 0))).one()
     return int(buyers), int(repeat)
 
 

@@ -1,8 +1,8 @@
 """reports
 
-Revision ID: ffb46d88415b
+Revision ID: 6906f927de26
 Revises: 0002_purchases
-Create Date: 2026-11-23 11:45:43.912718
+Create Date: 2026-11-23 11:55:59.355781
 
 """
 from alembic import op
@@ -75,6 +75,8 @@ def upgrade():
     sa.Column('member_id', sa.Integer(), nullable=False),
     sa.Column('purchases', sa.Integer(), nullable=False),
     sa.Column('gmv', sa.Integer(), nullable=False),
+    sa.Column('prev_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('prev2_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('day', 'member_id', name=op.f('pk_report_member_days'))
     )
     op.create_table('segment_runs',

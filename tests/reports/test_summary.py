@@ -200,3 +200,27 @@ def test_reports_need_a_marketing_token(client, staff, login):
     assert client.get("/api/v1/admin/reports/summary").status_code == 401
     assert client.get("/api/v1/admin/reports/summary", headers=staff).status_code == 403
     assert client.get("/api/v1/admin/reports/daily", headers={"Authorization": f"Bearer {token}"}).status_code == 403
+
+
+def test_active_and_repeat_members_across_range_edges(client, marketing, history, at):
+    """Distinct members are counted from the rows' earlier-purchase times: check the edges of a range."""
+    at("2026-03-01T10:00:00+08:00")
+    steady, twice_at_once = history.member("steady"), history.member("twice")
+    for day in ("01", "02", "03"):
+        at(f"2026-03-{day}T10:00:00+08:00")
+        history.purchase(steady, 100)
+    at("2026-03-01T10:00:00+08:00")
+    history.purchase(twice_at_once, 100)
+    history.purchase(twice_at_once, 100)  # same instant as the one before
+    at("2026-03-03T12:00:00+08:00")
+    history.purchase(twice_at_once, 100)
+    at("2026-03-04T12:00:00+08:00")
+    rollups.rollup_range(D1, D2)  # 3 March stays live
+    expected = {
+        "from=2026-03-01&to=2026-03-03": (2, 2), "from=2026-03-02&to=2026-03-03": (2, 1),
+        "from=2026-03-03&to=2026-03-03": (2, 0), "from=2026-03-01&to=2026-03-01": (2, 1),
+        "from=2026-03-02&to=2026-03-02": (1, 0),
+    }
+    for query, (active, repeat) in expected.items():
+        body = _summary(client, marketing, query)
+        assert (body["active_members"], body["repeat_purchasers"]) == (active, repeat), query
