@@ -39,7 +39,7 @@ reports_blp = Blueprint("reports", __name__, url_prefix="/api/v1/admin/reports",
 tags_blp = Blueprint("tags", __name__, url_prefix="/api/v1/admin", description="Member tags")
 audiences_blp = Blueprint("audiences", __name__, url_prefix="/api/v1/admin/audiences", description="Audiences")
 
-CSV_DOC = {"content": {"text/csv": {"schema": {"type": "string"}}}}
+CSV_DOC = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}  # `?format=csv`
 
 
 def _csv(text: str, name: str) -> Response:
@@ -52,8 +52,7 @@ class Summary(MethodView):
     @admin_required
     @reports_blp.arguments(RangeArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, SummaryOut)
-    @reports_blp.alt_response(200, description="`?format=csv`: metric,value rows", content_type="text/csv",
-                              success=True)
+    @reports_blp.doc(responses=CSV_DOC)
     def get(self, args):
         """Program figures over a range of business days (from rollups; today live)."""
         report = summary.summary(args["from_"], args["to"])
@@ -65,8 +64,7 @@ class Daily(MethodView):
     @admin_required
     @reports_blp.arguments(RangeArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, DailyOut)
-    @reports_blp.alt_response(200, description="`?format=csv`: one row per day", content_type="text/csv",
-                              success=True)
+    @reports_blp.doc(responses=CSV_DOC)
     def get(self, args):
         """The summary's figures per business day, for charts."""
         report = summary.daily(args["from_"], args["to"])
@@ -78,6 +76,7 @@ class Rfm(MethodView):
     @admin_required
     @reports_blp.arguments(RfmArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, RfmOut)
+    @reports_blp.doc(responses=CSV_DOC)
     def get(self, args):
         """RFM segments of the last scoring run; `?segment=` lists that segment's members by value."""
         report = segments.rfm_report(args["segment"], args["limit"])
@@ -91,6 +90,7 @@ class SuperUsers(MethodView):
     @admin_required
     @reports_blp.arguments(LimitArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, SuperUsersOut)
+    @reports_blp.doc(responses=CSV_DOC)
     def get(self, args):
         """The top 20% by 12-month spend and their share of revenue."""
         report = segments.super_users_report(args["limit"])
@@ -106,6 +106,7 @@ class Koc(MethodView):
     @admin_required
     @reports_blp.arguments(LimitArgs, location="query", unknown=RAISE)
     @reports_blp.response(200, KocOut)
+    @reports_blp.doc(responses=CSV_DOC)
     def get(self, args):
         """KOC candidates: members ranked by invitees converted to a first purchase, then task posts, invites."""
         report = segments.koc_report(args["limit"])
