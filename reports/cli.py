@@ -20,7 +20,7 @@ def rollup(first, last) -> None:
 
     yesterday = clock.business_today() - timedelta(days=1)
     first_day: date = first.date() if first else yesterday
-    last_day: date = last.date() if last else (yesterday if not first else yesterday)
+    last_day: date = last.date() if last else yesterday
     click.echo(rollups.rollup_range(first_day, last_day))
 
 

@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
 from app.db_types import UTCDateTime
 from app.extensions import db
-from points.models import LedgerEntry
+from points.models import LedgerEntry, Purchase
 
 # The rollup reads one business day of the ledger by time; without this index each day is a full scan of a
 # table that grows by millions of rows. Declared here (on the points table) because only reports need it.
 ledger_created_at_index = Index("ix_points_ledger_created_at", LedgerEntry.__table__.c.created_at)
+# A member's purchases before a day (the rollup's and lifecycle's "previous purchase") by index, not by heap.
+purchases_member_time_index = Index("ix_purchases_member_id_created_at", Purchase.__table__.c.member_id,
+                                    Purchase.__table__.c.created_at)
 
 
 class ReportDaily(db.Model):
@@ -29,18 +32,18 @@ class ReportDaily(db.Model):
     members_total: Mapped[int] = mapped_column(default=0)  # registered by the end of the day
     members_new: Mapped[int] = mapped_column(default=0)
     purchases_count: Mapped[int] = mapped_column(default=0)
-    gmv: Mapped[int] = mapped_column(default=0)  # fen paid in money on the day's purchases
+    gmv: Mapped[int] = mapped_column(BigInteger, default=0)  # fen paid in money on the day's purchases
     refunds_count: Mapped[int] = mapped_column(default=0)
-    refunds_amount: Mapped[int] = mapped_column(default=0)
+    refunds_amount: Mapped[int] = mapped_column(BigInteger, default=0)
     purchasers: Mapped[int] = mapped_column(default=0)  # distinct members who bought that day
     repeat_purchasers: Mapped[int] = mapped_column(default=0)  # ... of whom bought twice or more that day
-    points_issued: Mapped[int] = mapped_column(default=0)  # earn + grant + positive adjust
-    points_returned: Mapped[int] = mapped_column(default=0)  # refund (spent points given back)
-    points_spent: Mapped[int] = mapped_column(default=0)
-    points_expired: Mapped[int] = mapped_column(default=0)
-    points_reversed: Mapped[int] = mapped_column(default=0)  # earned points taken back by refunds
-    points_adjusted_out: Mapped[int] = mapped_column(default=0)  # negative adjustments
-    points_outstanding: Mapped[int] = mapped_column(default=0)  # sum of the ledger at the end of the day
+    points_issued: Mapped[int] = mapped_column(BigInteger, default=0)  # earn + grant + positive adjust
+    points_returned: Mapped[int] = mapped_column(BigInteger, default=0)  # refund (spent points given back)
+    points_spent: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_expired: Mapped[int] = mapped_column(BigInteger, default=0)
+    points_reversed: Mapped[int] = mapped_column(BigInteger, default=0)  # earned points taken back by refunds
+    points_adjusted_out: Mapped[int] = mapped_column(BigInteger, default=0)  # negative adjustments
+    points_outstanding: Mapped[int] = mapped_column(BigInteger, default=0)  # sum of the ledger at the end of the day
     coupons_issued: Mapped[int] = mapped_column(default=0)
     coupons_used: Mapped[int] = mapped_column(default=0)
     coupons_expired: Mapped[int] = mapped_column(default=0)
@@ -59,7 +62,7 @@ class ReportDailyTier(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     tier_code: Mapped[str] = mapped_column(String(32), primary_key=True)  # "" for members without a tier
     purchases_count: Mapped[int] = mapped_column(default=0)
-    gmv: Mapped[int] = mapped_column(default=0)
+    gmv: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class ReportMemberDay(db.Model):
@@ -75,7 +78,7 @@ class ReportMemberDay(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     member_id: Mapped[int] = mapped_column(primary_key=True)
     purchases: Mapped[int] = mapped_column(default=0)
-    gmv: Mapped[int] = mapped_column(default=0)
+    gmv: Mapped[int] = mapped_column(BigInteger, default=0)
     prev_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the member's last purchase before the day
     prev2_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # ... and the one before that
 
@@ -114,8 +117,8 @@ class MemberRfm(db.Model):
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), primary_key=True)
     last_purchase_at: Mapped[datetime] = mapped_column(UTCDateTime)
     frequency: Mapped[int]
-    monetary: Mapped[int]  # fen, net of refunds
-    spend_12m: Mapped[int] = mapped_column(default=0)
+    monetary: Mapped[int] = mapped_column(BigInteger)  # fen, net of refunds
+    spend_12m: Mapped[int] = mapped_column(BigInteger, default=0)
     r_score: Mapped[int]
     f_score: Mapped[int]
     m_score: Mapped[int]
@@ -145,10 +148,10 @@ class SegmentRun(db.Model):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     members_with_purchases: Mapped[int] = mapped_column(default=0)
     spenders_12m: Mapped[int] = mapped_column(default=0)
-    revenue_12m: Mapped[int] = mapped_column(default=0)
+    revenue_12m: Mapped[int] = mapped_column(BigInteger, default=0)
     super_users: Mapped[int] = mapped_column(default=0)
-    super_revenue_12m: Mapped[int] = mapped_column(default=0)
-    super_threshold: Mapped[int] = mapped_column(default=0)  # the smallest 12-month spend in the top group
+    super_revenue_12m: Mapped[int] = mapped_column(BigInteger, default=0)
+    super_threshold: Mapped[int] = mapped_column(BigInteger, default=0)  # the smallest 12-month spend in the top group
     segments: Mapped[dict] = mapped_column(JSON, default=dict)  # segment -> {members, monetary}
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
