@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=1_000_000)
     parser.add_argument("--ledger", type=int, default=10_000_000)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--reuse", action="store_true", help="time the reports on the data a --keep run left")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "")
     if not url.startswith("postgresql"):
@@ -107,12 +108,13 @@ def main() -> None:
         from app.operators import service as operators
         from reports import rollups, segments, summary
 
-        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
-        db.session.commit()
-        db.drop_all()
-        db.create_all()
-        print(f"members {args.members:,}  ledger rows {args.ledger:,}")
-        load(args.members, args.ledger)
+        if not args.reuse:
+            db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+            db.session.commit()
+            db.drop_all()
+            db.create_all()
+            print(f"members {args.members:,}  ledger rows {args.ledger:,}")
+            load(args.members, args.ledger)
         counts = db.session.execute(text(
             "SELECT (SELECT count(*) FROM members), (SELECT count(*) FROM purchases), (SELECT count(*) FROM refunds),"
             " (SELECT count(*) FROM points_ledger)")).one()
@@ -120,11 +122,12 @@ def main() -> None:
 
         today = clock.business_today()
         first_day = today - timedelta(days=365)
-        started = time.perf_counter()
-        rollups.rollup_range(first_day, today - timedelta(days=1))
-        elapsed = time.perf_counter() - started
-        label = "rollup_daily x 365 days (backfill)"
-        print(f"{label:<52} {elapsed * 1000:>10.1f} ms  ({elapsed / 365 * 1000:.0f} ms/day)")
+        if not args.reuse:
+            started = time.perf_counter()
+            rollups.rollup_range(first_day, today - timedelta(days=1))
+            elapsed = time.perf_counter() - started
+            label = "rollup_daily x 365 days (backfill)"
+            print(f"{label:<52} {elapsed * 1000:>10.1f} ms  ({elapsed / 365 * 1000:.0f} ms/day)")
         timed("rollup_daily (one day again, idempotent)", lambda: rollups.rollup_daily(today - timedelta(days=1)))
         db.session.execute(text("ANALYZE report_daily; ANALYZE report_member_days; ANALYZE report_daily_tiers"))
         db.session.commit()
@@ -136,7 +139,8 @@ def main() -> None:
               lambda: summary.summary(today - timedelta(days=366), today - timedelta(days=1)), repeat=5)
         timed("daily report service, 90 days", lambda: summary.daily(today - timedelta(days=89), today), repeat=5)
 
-        operators.create_operator("bench_marketing", "password123", "marketing", None)
+        if not args.reuse:
+            operators.create_operator("bench_marketing", "password123", "marketing", None)
         client = app.test_client()
         token = client.post("/api/v1/auth/operator-login",
                             json={"username": "bench_marketing", "password": "password123"}).get_json()["token"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, Date, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -65,22 +65,17 @@ class ReportDailyTier(db.Model):
     gmv: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class ReportMemberDay(db.Model):
-    """One row per member and day with a purchase, with the member's two purchases before that day.
+class ReportBuyers(db.Model):
+    """Who bought on one day, as zlib-compressed bitmaps over member ids (bit n = member n).
 
-    The two earlier purchase times let a range count distinct members in one filtered pass, without grouping
-    by member: a member is active in [from, to] on the one row whose `prev_at` is before `from`, and bought
-    twice or more on the row that holds their second purchase in the range (see summary._distinct_purchasers).
-    """
+    Distinct-member figures over a range (active members, repurchase) are unions of these: a year of days is
+    a few hundred bitmap ORs in memory instead of grouping millions of member-day rows in the database."""
 
-    __tablename__ = "report_member_days"
+    __tablename__ = "report_buyers"
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    member_id: Mapped[int] = mapped_column(primary_key=True)
-    purchases: Mapped[int] = mapped_column(default=0)
-    gmv: Mapped[int] = mapped_column(BigInteger, default=0)
-    prev_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # the member's last purchase before the day
-    prev2_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # ... and the one before that
+    buyers: Mapped[bytes] = mapped_column(LargeBinary)  # members with 1+ purchases that day
+    repeat: Mapped[bytes] = mapped_column(LargeBinary)  # members with 2+ purchases that day
 
 
 class LifecycleSettings(db.Model):

@@ -6,16 +6,17 @@ redemptions, check-ins) fills in its own function and the rollup, summary and da
 """
 from __future__ import annotations
 
+import zlib
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Date, case, exists, func, literal, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import aliased
 
 from app import clock
 from app.extensions import db
 from members.models import Member, Tier
 from points.models import LedgerEntry, Purchase, Refund
-from reports.models import ReportDaily, ReportDailyTier, ReportMemberDay
+from reports.models import ReportBuyers, ReportDaily, ReportDailyTier
 
 LEDGER_FIGURES = ("points_issued", "points_returned", "points_spent", "points_expired", "points_reversed",
                   "points_adjusted_out")
@@ -163,15 +164,13 @@ def rollup_daily(day: date | None = None) -> dict:
     start, end = _bounds(day)
     figures = day_figures(day)
     tiers = figures.pop("tiers")
-    for table in (ReportDaily, ReportDailyTier, ReportMemberDay):
+    for table in (ReportDaily, ReportDailyTier, ReportBuyers):
         db.session.execute(table.__table__.delete().where(table.day == day))
     db.session.add(ReportDaily(**figures, computed_at=clock.now()))
     for code, cell in tiers.items():
         db.session.add(ReportDailyTier(day=day, tier_code=code, **cell))
-    rows = member_day_select(start, end)
-    db.session.execute(ReportMemberDay.__table__.insert().from_select(
-        ["day", "member_id", "purchases", "gmv", "prev_at", "prev2_at"],
-        select(literal(day, type_=Date), *rows.selected_columns)))
+    buyers, repeat = buyer_bitmaps(start, end)
+    db.session.add(ReportBuyers(day=day, buyers=pack(buyers), repeat=pack(repeat)))
     db.session.commit()
     return {"scanned": figures["purchases_count"], "changed": 1, "skipped": 0, "failed": 0, "day": day.isoformat()}
 
@@ -188,15 +187,25 @@ def rollup_range(first: date, last: date) -> dict:
     return counts
 
 
-def member_day_select(start: datetime, end: datetime):
-    """Per member buying in [start, end): purchases, money paid, and their two latest purchases before `start`."""
-    base = (select(Purchase.member_id.label("member_id"), func.count().label("purchases"),
-                   func.coalesce(func.sum(Purchase.paid), 0).label("gmv"))
-            .where(Purchase.created_at >= start, Purchase.created_at < end).group_by(Purchase.member_id).subquery())
-    earlier, earlier2 = aliased(Purchase), aliased(Purchase)
-    prev_at = select(func.max(earlier.created_at)).where(
-        earlier.member_id == base.c.member_id, earlier.created_at < start).scalar_subquery()
-    prev2_at = (select(earlier2.created_at).where(earlier2.member_id == base.c.member_id, earlier2.created_at < start)
-                .order_by(earlier2.created_at.desc()).offset(1).limit(1).scalar_subquery())  # ties: two purchases
-    return select(base.c.member_id, base.c.purchases, base.c.gmv, prev_at.label("prev_at"),
-                  prev2_at.label("prev2_at"))
+def buyer_bitmaps(start: datetime, end: datetime) -> tuple[int, int]:
+    """(members with 1+ purchases, members with 2+) in [start, end) as int bitsets over member ids."""
+    counts = db.session.execute(select(Purchase.member_id, func.count())
+                                .where(Purchase.created_at >= start, Purchase.created_at < end)
+                                .group_by(Purchase.member_id)).all()
+    if not counts:
+        return 0, 0
+    size = max(member_id for member_id, _ in counts) // 8 + 1
+    buyers, repeat = bytearray(size), bytearray(size)
+    for member_id, n in counts:
+        buyers[member_id >> 3] |= 1 << (member_id & 7)
+        if n >= 2:
+            repeat[member_id >> 3] |= 1 << (member_id & 7)
+    return int.from_bytes(buyers, "little"), int.from_bytes(repeat, "little")
+
+
+def pack(bits: int) -> bytes:
+    return zlib.compress(bits.to_bytes((bits.bit_length() + 7) // 8, "little"), 1)
+
+
+def unpack(blob: bytes) -> int:
+    return int.from_bytes(zlib.decompress(blob), "little")

@@ -1,7 +1,7 @@
 """The summary and daily reports: closed days from the rollup tables, days not rolled up yet (today) live.
 
-A range costs a handful of indexed reads of the rollups however large the ledger is; only the distinct-member
-figures (active members, repurchase rate) group the per-member day rows of the range.
+A range costs a handful of indexed reads of the rollups however large the ledger is; the distinct-member figures
+(active members, repurchase rate) are unions of per-day buyer bitmaps.
 """
 from __future__ import annotations
 
@@ -9,14 +9,14 @@ import csv
 import io
 from datetime import date, timedelta
 
-from sqlalchemy import and_, case, func, or_, select, union_all
+from sqlalchemy import select
 
 from app import clock
 from app.errors import ValidationError
 from app.extensions import db
 from points.service import get_policy
 from reports import rollups
-from reports.models import ReportDaily, ReportDailyTier, ReportMemberDay
+from reports.models import ReportBuyers, ReportDaily, ReportDailyTier
 from reports.segments import ratio
 
 MAX_RANGE_DAYS = 366
@@ -71,26 +71,25 @@ def _daily_rows(first: date, last: date) -> tuple[list[dict], list[date]]:
 
 
 def _distinct_purchasers(first: date, last: date, live: list[date]) -> tuple[int, int]:
-    """(members with 1+ purchases, members with 2+) over the range, in one filtered pass over the member-day
-    rows (rolled up, plus live rows for days not rolled up yet): no GROUP BY member over a year of rows.
-
-    A member's first row in the range is the one whose previous purchase is before the range; their second
-    purchase in the range is on that first row (2+ purchases that day) or on the row with exactly one earlier
-    purchase inside the range (prev_at inside, prev2_at before)."""
-    parts = [select(ReportMemberDay.purchases, ReportMemberDay.prev_at, ReportMemberDay.prev2_at)
-             .where(ReportMemberDay.day >= first, ReportMemberDay.day <= last)]
-    for day in live:
-        rows = rollups.member_day_select(clock.start_of_business_day(day), clock.end_of_business_day(day)).subquery()
-        parts.append(select(rows.c.purchases, rows.c.prev_at, rows.c.prev2_at))
-    rows = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
-    start = clock.start_of_business_day(first)
-    first_in_range = or_(rows.c.prev_at.is_(None), rows.c.prev_at < start)
-    second_here = or_(and_(first_in_range, rows.c.purchases >= 2),
-                      and_(rows.c.prev_at >= start, or_(rows.c.prev2_at.is_(None), rows.c.prev2_at < start)))
-    buyers, repeat = db.session.execute(select(
-        func.coalesce(func.sum(case((first_in_range, 1), else_=0)), 0),
-        func.coalesce(func.sum(case((second_here, 1), else_=0)), 0))).one()
-    return int(buyers), int(repeat)
+    """(members with 1+ purchases, members with 2+) over the range: the union of the days' buyer bitmaps
+    (rolled up, or built now for live days); a member buying on two days, or twice on one, is a repeater."""
+    stored = dict(db.session.execute(select(ReportBuyers.day, ReportBuyers.buyers).where(
+        ReportBuyers.day >= first, ReportBuyers.day <= last)).all())
+    repeats = db.session.execute(select(ReportBuyers.repeat).where(
+        ReportBuyers.day >= first, ReportBuyers.day <= last)).scalars()
+    seen = twice = 0
+    for blob in repeats:
+        twice |= rollups.unpack(blob)
+    days = [rollups.unpack(blob) for blob in stored.values()]
+    for day in _days(first, last):
+        if day not in stored:  # live (or not rolled up): built from the purchases now
+            buyers, repeat = rollups.buyer_bitmaps(clock.start_of_business_day(day), clock.end_of_business_day(day))
+            days.append(buyers)
+            twice |= repeat
+    for buyers in days:
+        twice |= seen & buyers
+        seen |= buyers
+    return seen.bit_count(), twice.bit_count()
 
 
 def summary(first: date | None = None, last: date | None = None) -> dict:

@@ -1,8 +1,8 @@
 """reports
 
-Revision ID: 7a4bf778e733
+Revision ID: 0f7d4a1d6cb9
 Revises: 0002_purchases
-Create Date: 2026-11-23 12:25:58.236535
+Create Date: 2026-11-23 12:29:47.459664
 
 """
 from alembic import op
@@ -35,6 +35,12 @@ def upgrade():
     sa.Column('lapsed_days', sa.Integer(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_lifecycle_settings'))
+    )
+    op.create_table('report_buyers',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('buyers', sa.LargeBinary(), nullable=False),
+    sa.Column('repeat', sa.LargeBinary(), nullable=False),
+    sa.PrimaryKeyConstraint('day', name=op.f('pk_report_buyers'))
     )
     op.create_table('report_daily',
     sa.Column('day', sa.Date(), nullable=False),
@@ -69,15 +75,6 @@ def upgrade():
     sa.Column('purchases_count', sa.Integer(), nullable=False),
     sa.Column('gmv', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'tier_code', name=op.f('pk_report_daily_tiers'))
-    )
-    op.create_table('report_member_days',
-    sa.Column('day', sa.Date(), nullable=False),
-    sa.Column('member_id', sa.Integer(), nullable=False),
-    sa.Column('purchases', sa.Integer(), nullable=False),
-    sa.Column('gmv', sa.BigInteger(), nullable=False),
-    sa.Column('prev_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('prev2_at', sa.DateTime(timezone=True), nullable=True),
-    sa.PrimaryKeyConstraint('day', 'member_id', name=op.f('pk_report_member_days'))
     )
     op.create_table('segment_runs',
     sa.Column('day', sa.Date(), nullable=False),
@@ -164,9 +161,9 @@ def downgrade():
 
     op.drop_table('koc_scores')
     op.drop_table('segment_runs')
-    op.drop_table('report_member_days')
     op.drop_table('report_daily_tiers')
     op.drop_table('report_daily')
+    op.drop_table('report_buyers')
     op.drop_table('lifecycle_settings')
     op.drop_table('audiences')
     # ### end Alembic commands ###
