@@ -129,14 +129,14 @@ def main() -> None:
             label = "rollup_daily x 365 days (backfill)"
             print(f"{label:<52} {elapsed * 1000:>10.1f} ms  ({elapsed / 365 * 1000:.0f} ms/day)")
         timed("rollup_daily (one day again, idempotent)", lambda: rollups.rollup_daily(today - timedelta(days=1)))
-        db.session.execute(text("ANALYZE report_daily; ANALYZE report_member_days; ANALYZE report_daily_tiers"))
+        db.session.execute(text("ANALYZE report_daily; ANALYZE report_buyers; ANALYZE report_daily_tiers"))
         db.session.commit()
 
         for days in (30, 90, 366):
             timed(f"summary service, {days} days (today live)",
                   lambda d=days: summary.summary(today - timedelta(days=d - 1), today), repeat=5)
-        timed("summary service, 366 days ending yesterday",
-              lambda: summary.summary(today - timedelta(days=366), today - timedelta(days=1)), repeat=5)
+        timed("summary service, 365 days ending yesterday (no live day)",
+              lambda: summary.summary(today - timedelta(days=365), today - timedelta(days=1)), repeat=5)
         timed("daily report service, 90 days", lambda: summary.daily(today - timedelta(days=89), today), repeat=5)
 
         if not args.reuse:

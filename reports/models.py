@@ -78,6 +78,18 @@ class ReportBuyers(db.Model):
     repeat: Mapped[bytes] = mapped_column(LargeBinary)  # members with 2+ purchases that day
 
 
+class ReportBuyersMonth(db.Model):
+    """The union of a calendar month's day bitmaps (`repeat`: 2+ purchases within the month), so a year-long
+    range ORs about a dozen month bitmaps plus the edge days instead of 365 days."""
+
+    __tablename__ = "report_buyers_months"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # the 1st of the month
+    buyers: Mapped[bytes] = mapped_column(LargeBinary)
+    repeat: Mapped[bytes] = mapped_column(LargeBinary)
+    days: Mapped[int] = mapped_column(default=0)  # how many of the month's days were rolled up into it
+
+
 class LifecycleSettings(db.Model):
     """The single row (id = 1) of lifecycle thresholds marketing edits, in days."""
 

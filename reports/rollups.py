@@ -16,7 +16,7 @@ from app import clock
 from app.extensions import db
 from members.models import Member, Tier
 from points.models import LedgerEntry, Purchase, Refund
-from reports.models import ReportBuyers, ReportDaily, ReportDailyTier
+from reports.models import ReportBuyers, ReportBuyersMonth, ReportDaily, ReportDailyTier
 
 LEDGER_FIGURES = ("points_issued", "points_returned", "points_spent", "points_expired", "points_reversed",
                   "points_adjusted_out")
@@ -164,13 +164,15 @@ def rollup_daily(day: date | None = None) -> dict:
     start, end = _bounds(day)
     figures = day_figures(day)
     tiers = figures.pop("tiers")
-    for table in (ReportDaily, ReportDailyTier, ReportBuyers):
+    for table in (ReportDaily, ReportDailyTier, ReportBuyers):  # the month row is rebuilt below
         db.session.execute(table.__table__.delete().where(table.day == day))
     db.session.add(ReportDaily(**figures, computed_at=clock.now()))
     for code, cell in tiers.items():
         db.session.add(ReportDailyTier(day=day, tier_code=code, **cell))
     buyers, repeat = buyer_bitmaps(start, end)
     db.session.add(ReportBuyers(day=day, buyers=pack(buyers), repeat=pack(repeat)))
+    db.session.flush()
+    rebuild_month(day.replace(day=1))
     db.session.commit()
     return {"scanned": figures["purchases_count"], "changed": 1, "skipped": 0, "failed": 0, "day": day.isoformat()}
 
@@ -201,6 +203,26 @@ def buyer_bitmaps(start: datetime, end: datetime) -> tuple[int, int]:
         if n >= 2:
             repeat[member_id >> 3] |= 1 << (member_id & 7)
     return int.from_bytes(buyers, "little"), int.from_bytes(repeat, "little")
+
+
+def combine(units) -> tuple[int, int]:
+    """Union of (buyers, repeat) bitsets of consecutive periods: a member is a repeater if they repeat within
+    one period or buy in two of them."""
+    seen = twice = 0
+    for buyers, repeat in units:
+        twice |= repeat | (seen & buyers)
+        seen |= buyers
+    return seen, twice
+
+
+def rebuild_month(month: date) -> None:
+    """Recompute a month's bitmaps from its rolled-up days (within the caller's transaction)."""
+    following = (month + timedelta(days=32)).replace(day=1)
+    rows = db.session.execute(select(ReportBuyers.buyers, ReportBuyers.repeat).where(
+        ReportBuyers.day >= month, ReportBuyers.day < following).order_by(ReportBuyers.day)).all()
+    seen, twice = combine((unpack(b), unpack(r)) for b, r in rows)
+    db.session.execute(ReportBuyersMonth.__table__.delete().where(ReportBuyersMonth.month == month))
+    db.session.add(ReportBuyersMonth(month=month, buyers=pack(seen), repeat=pack(twice), days=len(rows)))
 
 
 def pack(bits: int) -> bytes:

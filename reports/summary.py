@@ -16,7 +16,7 @@ from app.errors import ValidationError
 from app.extensions import db
 from points.service import get_policy
 from reports import rollups
-from reports.models import ReportBuyers, ReportDaily, ReportDailyTier
+from reports.models import ReportBuyers, ReportBuyersMonth, ReportDaily, ReportDailyTier
 from reports.segments import ratio
 
 MAX_RANGE_DAYS = 366
@@ -70,25 +70,47 @@ def _daily_rows(first: date, last: date) -> tuple[list[dict], list[date]]:
     return rows, live
 
 
+def _month_spans(first: date, last: date) -> list[tuple[date, date]]:
+    """The calendar months lying wholly inside [first, last], as (first day, last day)."""
+    spans, month = [], first.replace(day=1)
+    while month <= last:
+        following = (month + timedelta(days=32)).replace(day=1)
+        if month >= first and following - timedelta(days=1) <= last:
+            spans.append((month, following - timedelta(days=1)))
+        month = following
+    return spans
+
+
 def _distinct_purchasers(first: date, last: date, live: list[date]) -> tuple[int, int]:
-    """(members with 1+ purchases, members with 2+) over the range: the union of the days' buyer bitmaps
-    (rolled up, or built now for live days); a member buying on two days, or twice on one, is a repeater."""
-    stored = dict(db.session.execute(select(ReportBuyers.day, ReportBuyers.buyers).where(
-        ReportBuyers.day >= first, ReportBuyers.day <= last)).all())
-    repeats = db.session.execute(select(ReportBuyers.repeat).where(
-        ReportBuyers.day >= first, ReportBuyers.day <= last)).scalars()
-    seen = twice = 0
-    for blob in repeats:
-        twice |= rollups.unpack(blob)
-    days = [rollups.unpack(blob) for blob in stored.values()]
+    """(members with 1+ purchases, members with 2+) over the range: the union of buyer bitmaps, month rows for
+    whole months that are fully rolled up, day rows for the edges, built from the purchases for live days."""
+    stored_days = set(db.session.scalars(select(ReportBuyers.day).where(
+        ReportBuyers.day >= first, ReportBuyers.day <= last)))
+    months = {}
+    spans = _month_spans(first, last)
+    if spans:
+        months = {row.month: row for row in db.session.scalars(select(ReportBuyersMonth).where(
+            ReportBuyersMonth.month.in_([start for start, _ in spans])))}
+    covered: set[date] = set()
+    units: list[tuple[int, int]] = []
+    for start, end in spans:
+        row = months.get(start)
+        if row is not None and row.days == (end - start).days + 1 and all(d in stored_days for d in _days(start, end)):
+            units.append((rollups.unpack(row.buyers), rollups.unpack(row.repeat)))
+            covered.update(_days(start, end))
+    wanted = sorted(d for d in stored_days if d not in covered)
+    blobs = {}
+    if wanted:
+        blobs = {day: (b, r) for day, b, r in db.session.execute(
+            select(ReportBuyers.day, ReportBuyers.buyers, ReportBuyers.repeat).where(ReportBuyers.day.in_(wanted)))}
     for day in _days(first, last):
-        if day not in stored:  # live (or not rolled up): built from the purchases now
-            buyers, repeat = rollups.buyer_bitmaps(clock.start_of_business_day(day), clock.end_of_business_day(day))
-            days.append(buyers)
-            twice |= repeat
-    for buyers in days:
-        twice |= seen & buyers
-        seen |= buyers
+        if day in covered:
+            continue
+        if day in blobs:
+            units.append((rollups.unpack(blobs[day][0]), rollups.unpack(blobs[day][1])))
+        else:  # live (or not rolled up): built from the purchases now
+            units.append(rollups.buyer_bitmaps(clock.start_of_business_day(day), clock.end_of_business_day(day)))
+    seen, twice = rollups.combine(units)
     return seen.bit_count(), twice.bit_count()
 
 

@@ -1,8 +1,8 @@
 """reports
 
-Revision ID: 0f7d4a1d6cb9
+Revision ID: 931d1e54b59b
 Revises: 0002_purchases
-Create Date: 2026-11-23 12:29:47.459664
+Create Date: 2026-11-23 12:35:57.255139
 
 """
 from alembic import op
@@ -41,6 +41,13 @@ def upgrade():
     sa.Column('buyers', sa.LargeBinary(), nullable=False),
     sa.Column('repeat', sa.LargeBinary(), nullable=False),
     sa.PrimaryKeyConstraint('day', name=op.f('pk_report_buyers'))
+    )
+    op.create_table('report_buyers_months',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('buyers', sa.LargeBinary(), nullable=False),
+    sa.Column('repeat', sa.LargeBinary(), nullable=False),
+    sa.Column('days', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('month', name=op.f('pk_report_buyers_months'))
     )
     op.create_table('report_daily',
     sa.Column('day', sa.Date(), nullable=False),
@@ -163,6 +170,7 @@ def downgrade():
     op.drop_table('segment_runs')
     op.drop_table('report_daily_tiers')
     op.drop_table('report_daily')
+    op.drop_table('report_buyers_months')
     op.drop_table('report_buyers')
     op.drop_table('lifecycle_settings')
     op.drop_table('audiences')

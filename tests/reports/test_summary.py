@@ -225,3 +225,28 @@ def test_active_and_repeat_members_across_range_edges(client, marketing, history
     for query, (active, repeat) in expected.items():
         body = _summary(client, marketing, query)
         assert (body["active_members"], body["repeat_purchasers"]) == (active, repeat), query
+
+
+def test_whole_months_use_month_bitmaps_and_agree_with_days(client, marketing, history, at):
+    from reports.models import ReportBuyersMonth
+
+    at("2026-01-15T10:00:00+08:00")
+    x, y, z = history.member("x"), history.member("y"), history.member("z")
+    for moment, member_id in [("2026-02-10", x), ("2026-03-05", x), ("2026-02-03", y), ("2026-02-20", y),
+                              ("2026-03-31", z), ("2026-01-31", z)]:
+        at(f"{moment}T12:00:00+08:00")
+        history.purchase(member_id, 100)
+    at("2026-04-02T12:00:00+08:00")
+    rollups.rollup_range(date(2026, 1, 25), date(2026, 4, 1))
+    february = db.session.get(ReportBuyersMonth, date(2026, 2, 1))
+    assert february.days == 28 and rollups.unpack(february.repeat).bit_count() == 1  # y, twice in February
+    expected = {"from=2026-02-01&to=2026-03-31": (3, 2), "from=2026-01-20&to=2026-03-10": (3, 2),
+                "from=2026-03-01&to=2026-04-02": (2, 0), "from=2026-01-31&to=2026-03-31": (3, 3)}
+    answers = {q: _summary(client, marketing, q) for q in expected}
+    for query, (active, repeat) in expected.items():
+        assert (answers[query]["active_members"], answers[query]["repeat_purchasers"]) == (active, repeat), query
+    db.session.execute(ReportBuyersMonth.__table__.delete())  # days only: the same answers
+    db.session.commit()
+    for query, (active, repeat) in expected.items():
+        body = _summary(client, marketing, query)
+        assert (body["active_members"], body["repeat_purchasers"]) == (active, repeat), query
