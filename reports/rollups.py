@@ -54,13 +54,15 @@ def purchase_figures(start: datetime, end: datetime) -> dict:
 
 
 def tier_figures(start: datetime, end: datetime) -> dict[str, dict]:
-    """Purchases and GMV by the buyer's tier at the time this runs ("" = no tier)."""
-    code = func.coalesce(Tier.code, "")
-    rows = db.session.execute(
-        select(code, func.count(), func.coalesce(func.sum(Purchase.paid), 0))
-        .select_from(Purchase).join(Member, Member.id == Purchase.member_id).outerjoin(Tier, Tier.id == Member.tier_id)
-        .where(Purchase.created_at >= start, Purchase.created_at < end).group_by(code))
-    return {tier: {"purchases_count": int(n), "gmv": int(gmv)} for tier, n, gmv in rows}
+    """Purchases and GMV by the buyer's tier at the time this runs ("" = no tier). The tier is a per-row
+    scalar subquery on purpose: a join lets PostgreSQL hash the whole members table for a day's purchases."""
+    tier_of = (select(Tier.code).join(Member, Member.tier_id == Tier.id)
+               .where(Member.id == Purchase.member_id).scalar_subquery())
+    rows = (select(func.coalesce(tier_of, "").label("code"), Purchase.paid)
+            .where(Purchase.created_at >= start, Purchase.created_at < end).subquery())
+    result = db.session.execute(select(rows.c.code, func.count(), func.coalesce(func.sum(rows.c.paid), 0))
+                                .group_by(rows.c.code))
+    return {tier: {"purchases_count": int(n), "gmv": int(gmv)} for tier, n, gmv in result}
 
 
 def ledger_figures(start: datetime, end: datetime) -> dict:
@@ -120,10 +122,10 @@ def invite_figures(start: datetime, end: datetime) -> dict:
         Member.created_at >= start, Member.created_at < end, Member.invited_by_id.is_not(None)))
     before = aliased(Purchase)
     earlier = exists().where(before.member_id == Purchase.member_id, before.created_at < start)
+    inviter = select(Member.invited_by_id).where(Member.id == Purchase.member_id).scalar_subquery()  # no hash join
     converted = db.session.scalar(
-        select(func.count(func.distinct(Purchase.member_id))).select_from(Purchase)
-        .join(Member, Member.id == Purchase.member_id)
-        .where(Purchase.created_at >= start, Purchase.created_at < end, Member.invited_by_id.is_not(None), ~earlier))
+        select(func.count(func.distinct(Purchase.member_id)))
+        .where(Purchase.created_at >= start, Purchase.created_at < end, inviter.is_not(None), ~earlier))
     return {"invites_count": int(invited), "invites_converted": int(converted)}
 
 
