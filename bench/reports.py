@@ -97,6 +97,7 @@ def main() -> None:
     parser.add_argument("--ledger", type=int, default=10_000_000)
     parser.add_argument("--keep", action="store_true")
     parser.add_argument("--reuse", action="store_true", help="time the reports on the data a --keep run left")
+    parser.add_argument("--skip-jobs", action="store_true", help="do not time the lifecycle / RFM / KOC jobs")
     args = parser.parse_args()
     url = os.environ.get("BENCH_DATABASE_URL", "")
     if not url.startswith("postgresql"):
@@ -157,9 +158,10 @@ def main() -> None:
         print(f"  366-day summary: members {body['members']}, purchases {body['purchases']['count']:,}, "
               f"active {body['active_members']:,}, outstanding {body['points']['outstanding']:,}")
 
-        timed("recompute_lifecycle (1 job run, all members)", segments.recompute_lifecycle)
-        timed("compute_rfm (1 job run, all buyers)", segments.compute_rfm)
-        timed("compute_koc (1 job run)", segments.compute_koc)
+        if not args.skip_jobs:
+            timed("recompute_lifecycle (1 job run, all members)", segments.recompute_lifecycle)
+            timed("compute_rfm (1 job run, all buyers)", segments.compute_rfm)
+            timed("compute_koc (1 job run)", segments.compute_koc)
         timed("GET /admin/reports/super-users", lambda: client.get("/api/v1/admin/reports/super-users",
                                                                     headers=headers), repeat=5)
         timed("GET /admin/reports/rfm", lambda: client.get("/api/v1/admin/reports/rfm", headers=headers), repeat=5)
