@@ -1,7 +1,7 @@
 """Report tables: daily rollups, per-member segments (lifecycle, RFM, KOC), audiences and lifecycle settings.
 
 Reports never scan the ledger or the purchases at request time for closed days: `rollup_daily` writes one
-row per business day (and per day and tier, and per day and purchasing member) and the summary adds them up.
+row per business day (and per day and tier, plus bitmaps of who bought per day and month) and the summary adds them up.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ class ReportBuyers(db.Model):
     """Who bought on one day, as zlib-compressed bitmaps over member ids (bit n = member n).
 
     Distinct-member figures over a range (active members, repurchase) are unions of these: a year of days is
-    a few hundred bitmap ORs in memory instead of grouping millions of member-day rows in the database."""
+    a dozen month bitmaps plus edge days ORed in memory instead of grouping millions of member-day rows in SQL."""
 
     __tablename__ = "report_buyers"
 
