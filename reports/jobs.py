@@ -1,0 +1,36 @@
+"""RQ entry points for the reports (thin: dates in, the service does the work, counts out)."""
+from __future__ import annotations
+
+from datetime import date
+
+from app.jobs import run_job
+
+
+def _day(day: str | date | None) -> date | None:
+    return date.fromisoformat(day) if isinstance(day, str) else day
+
+
+def rollup_daily(day: str | date | None = None) -> dict:
+    """Roll up one closed business day (default yesterday)."""
+    from reports import rollups
+
+    return run_job("reports.rollup_daily", rollups.rollup_daily, day=_day(day))
+
+
+def recompute_lifecycle(day: str | date | None = None) -> dict:
+    """Lifecycle stages and the automatic tags (channel, tier, VIP, birthday month, lifecycle)."""
+    from reports import segments
+
+    return run_job("reports.recompute_lifecycle", segments.recompute_lifecycle, day=_day(day))
+
+
+def compute_rfm(day: str | date | None = None) -> dict:
+    """RFM scores and segments, super users (and their tag) and KOC candidates."""
+    from reports import segments
+
+    def both(day: date | None) -> dict:
+        counts = segments.compute_rfm(day)
+        counts["koc"] = segments.compute_koc(day)["scanned"]
+        return counts
+
+    return run_job("reports.compute_rfm", both, day=_day(day))
