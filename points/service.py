@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, events
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.sql import insert_ignore
@@ -181,6 +181,9 @@ def credit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str,
     lot.entry_id = entry.id
     db.session.add(lot)
     db.session.flush()
+    if kind != "earn":  # a purchase's earn is announced by purchase_recorded, with its order number
+        events.points_credited.send(None, member_id=member_id, entry_id=entry.id, amount=amount,
+                                    reason=note or cause_type)
     return entry
 
 

@@ -12,7 +12,6 @@ from reports.schemas import (
     AudienceFilter,
     AudienceIn,
     AudienceListArgs,
-    AudienceOut,
     AudiencePage,
     AudiencePatch,
     BulkFile,
@@ -28,6 +27,7 @@ from reports.schemas import (
     RangeArgs,
     RfmArgs,
     RfmOut,
+    SavedAudienceOut,
     SummaryOut,
     SuperUsersOut,
     TagCountsOut,
@@ -200,7 +200,7 @@ class Audiences(MethodView):
 
     @admin_required
     @audiences_blp.arguments(AudienceIn)
-    @audiences_blp.response(201, AudienceOut)
+    @audiences_blp.response(201, SavedAudienceOut)
     def post(self, body):
         """Save a filter as an audience; answers with its live count; audited."""
         return audiences.create(body["name"], body["filter"], body.get("description"))
@@ -219,14 +219,14 @@ class AudiencePreview(MethodView):
 @audiences_blp.route("/<int:audience_id>")
 class AudienceView(MethodView):
     @admin_required
-    @audiences_blp.response(200, AudienceOut)
+    @audiences_blp.response(200, SavedAudienceOut)
     def get(self, audience_id):
         """One audience with its live count."""
         return audiences.with_count(audiences.get(audience_id))
 
     @admin_required
     @audiences_blp.arguments(AudiencePatch)
-    @audiences_blp.response(200, AudienceOut)
+    @audiences_blp.response(200, SavedAudienceOut)
     def patch(self, body, audience_id):
         """Rename or change the filter; audited."""
         return audiences.update(audience_id, body)

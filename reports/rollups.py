@@ -1,7 +1,7 @@
 """Daily rollups: each business day's figures computed once from the ledger, purchases and members.
 
-Every figure group is one small function of a UTC range [start, end), so a domain that lands later (coupons,
-redemptions, check-ins) fills in its own function and the rollup, summary and daily report pick it up.
+Every figure group is one small function of a UTC range [start, end) reading one domain's tables, so the
+rollup, the summary (today live) and the daily report all count the same way.
 `rollup_daily(day)` is idempotent: it deletes the day's rows and inserts them again in one transaction.
 """
 from __future__ import annotations
@@ -102,18 +102,31 @@ def outstanding_at(end: datetime) -> int:
 
 
 def coupon_figures(start: datetime, end: datetime) -> dict:
-    """Coupons issued / used / expired in the range: the coupons issue's tables are not on this branch yet."""
-    return {"coupons_issued": 0, "coupons_used": 0, "coupons_expired": 0}
+    """Coupons issued, used and expired (ended unused) in the range, counted by the coupons service."""
+    from coupons.service import coupon_stats
+
+    stats = coupon_stats(start, end)
+    return {"coupons_issued": int(stats["issued"]), "coupons_used": int(stats["used"]),
+            "coupons_expired": int(stats["expired"])}
 
 
 def redemption_figures(start: datetime, end: datetime) -> dict:
-    """Points-mall redemptions in the range: the points mall's tables are not on this branch yet."""
-    return {"redemptions": 0}
+    """Points-mall redemptions made in the range, the cancelled ones included: each is one spend entry in the
+    ledger, and a cancel shows there as points returned, so the day's figure never changes afterwards."""
+    from points.mall.models import Redemption
+
+    made = db.session.scalar(select(func.count()).select_from(Redemption).where(
+        Redemption.created_at >= start, Redemption.created_at < end))
+    return {"redemptions": int(made)}
 
 
 def checkin_figures(start: datetime, end: datetime) -> dict:
-    """Daily check-ins in the range: the tasks issue's tables are not on this branch yet."""
-    return {"checkins": 0}
+    """Daily check-ins made in the range."""
+    from tasks.models import CheckIn
+
+    made = db.session.scalar(select(func.count()).select_from(CheckIn).where(
+        CheckIn.created_at >= start, CheckIn.created_at < end))
+    return {"checkins": int(made)}
 
 
 def invite_figures(start: datetime, end: datetime) -> dict:

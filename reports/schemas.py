@@ -270,7 +270,7 @@ class AudiencePatch(Schema):
     filter = fields.Nested(AudienceFilter)
 
 
-class AudienceOut(Schema):
+class SavedAudienceOut(Schema):
     id = fields.Integer()
     name = fields.String()
     description = fields.String(allow_none=True)
@@ -285,5 +285,5 @@ class PreviewOut(Schema):
     sample_member_ids = fields.List(fields.Integer())
 
 
-AudiencePage = page_schema(AudienceOut, "AudiencePage")
+AudiencePage = page_schema(SavedAudienceOut, "AudiencePage")
 AudienceListArgs = ListArgs

@@ -283,8 +283,14 @@ def ratio(part: int, whole: int) -> float:
 # --- KOC ----------------------------------------------------------------------------------------------
 
 def task_posts_by_member(day: date) -> dict[int, int]:
-    """Task posts per member (the tasks issue's completions of kind `post`); none on this branch yet."""
-    return {}
+    """Rewarded completions of `post` tasks (图文 shared by the member) up to the end of `day`, per member."""
+    from tasks.models import TaskCompletion, TaskDefinition
+
+    end = clock.end_of_business_day(day)
+    rows = db.session.execute(
+        select(TaskCompletion.member_id, func.count()).join(TaskDefinition, TaskDefinition.id == TaskCompletion.task_id)
+        .where(TaskDefinition.kind == "post", TaskCompletion.created_at < end).group_by(TaskCompletion.member_id))
+    return {member_id: int(n) for member_id, n in rows}
 
 
 def compute_koc(day: date | None = None) -> dict:
@@ -300,9 +306,14 @@ def compute_koc(day: date | None = None) -> dict:
     db.session.execute(KocScore.__table__.delete())
     db.session.execute(KocScore.__table__.insert().from_select(
         ["member_id", "invites", "converted", "posts", "computed_on"], rows))
-    scanned = db.session.scalar(select(func.count()).select_from(KocScore))
+    inviters = set(db.session.scalars(select(KocScore.member_id)))
     for member_id, posts in task_posts_by_member(day).items():
-        db.session.execute(update(KocScore).where(KocScore.member_id == member_id).values(posts=posts))
+        if member_id in inviters:
+            db.session.execute(update(KocScore).where(KocScore.member_id == member_id).values(posts=posts))
+        else:  # a member who posts but has not invited anyone yet is a KOC candidate too
+            db.session.add(KocScore(member_id=member_id, invites=0, converted=0, posts=posts, computed_on=day))
+    db.session.flush()
+    scanned = db.session.scalar(select(func.count()).select_from(KocScore))
     db.session.commit()
     return {"scanned": scanned, "changed": scanned, "skipped": 0, "failed": 0}
 

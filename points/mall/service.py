@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, events
 from app.audit import service as audit
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
@@ -248,6 +248,9 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
                     redemption.coupon_ids = [*redemption.coupon_ids, coupon_id]
                 redemption.state = "issued"
             db.session.flush()
+            if redemption.state == "awaiting_pickup":  # any store hands it over: tell the member it is ready
+                events.redemption_ready.send(None, member_id=member_id, redemption_id=redemption.id,
+                                             item=item.name, store=None)
     except IntegrityError:  # the same Idempotency-Key raced in: the first one stands
         existing = _by_key(member_id, idempotency_key) if idempotency_key else None
         if existing is None:
