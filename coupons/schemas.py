@@ -159,6 +159,9 @@ class IssueAudience(Schema):
                              validate=validate.Length(max=10_000))
     birthday_month = fields.Integer(strict=True, validate=validate.Range(min=1, max=12))
     all_members = fields.Boolean()
+    audience_id = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+        "description": "a saved audience (/admin/audiences): its filter is taken when the issue is created; "
+                       "cannot be combined with the other criteria"})
 
 
 class IssueIn(Schema):

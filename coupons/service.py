@@ -753,6 +753,10 @@ def revoke(coupon_id: int, reason: str) -> Coupon:
 
 def _audience_stmt(audience: dict):
     stmt = select(Member.id)
+    if audience.get("audience_id"):  # a saved audience: the filter copied when the issue was created
+        from reports.audiences import member_filter
+
+        return stmt.where(*member_filter(audience["filter"]))
     if audience.get("member_ids"):
         stmt = stmt.where(Member.id.in_(audience["member_ids"]))
     if audience.get("tiers"):
@@ -764,17 +768,30 @@ def _audience_stmt(audience: dict):
     return stmt
 
 
+def _saved_audience_filter(audience_id: int) -> dict:
+    from reports import audiences
+
+    try:
+        saved = audiences.get(audience_id)
+    except NotFound:
+        raise ValidationError("audience.audience_id", f"No saved audience {audience_id}.",
+                              code="audience_not_found") from None
+    return audiences.check_filter(saved.filter)
+
+
 def create_issue(template_id: int, audience: dict, key: str | None,
                  operator_id: int | None) -> tuple[CouponIssue, bool]:
     """Record a targeted issue (audited) and return (issue, created). Members match every criterion given
-    (tiers, tags: any of them; member_ids; birthday_month); `all_members` must be said explicitly. The same
-    key for the same template is the same issue: a retried POST enqueues nothing new."""
+    (tiers, tags: any of them; member_ids; birthday_month), or a saved audience alone (`audience_id`, whose
+    filter is copied into the issue so a re-run after a crash walks the same filter even if marketing edits
+    the audience meanwhile); `all_members` must be said explicitly. The same key for the same template is the
+    same issue: a retried POST enqueues nothing new."""
     template = get_template(template_id)
     if key:
         existing = db.session.scalar(select(CouponIssue).where(CouponIssue.template_id == template_id,
                                                                CouponIssue.key == key))
         if existing is not None:
-            if existing.audience != audience:
+            if {k: v for k, v in existing.audience.items() if k != "filter"} != audience:
                 raise Conflict("This issue key was used with another audience.", code="issue_key_reused")
             return existing, False
     if not template.active:
@@ -782,9 +799,13 @@ def create_issue(template_id: int, audience: dict, key: str | None,
     if _ended(template, clock.now()):
         raise Conflict(f"Coupon template {template.code} has ended.", code="coupon_template_ended")
     criteria = [name for name in ("tiers", "tags", "member_ids", "birthday_month") if audience.get(name)]
-    if not criteria and not audience.get("all_members"):
-        raise ValidationError("audience", "Name tiers, tags, member_ids or birthday_month, or all_members: true.",
-                              code="audience_empty")
+    if audience.get("audience_id"):
+        if criteria or audience.get("all_members"):
+            raise ValidationError("audience.audience_id", "A saved audience cannot be combined with other criteria.")
+        audience = {**audience, "filter": _saved_audience_filter(audience["audience_id"])}
+    elif not criteria and not audience.get("all_members"):
+        raise ValidationError("audience", "Name tiers, tags, member_ids or birthday_month, a saved audience_id, "
+                              "or all_members: true.", code="audience_empty")
     if criteria and audience.get("all_members"):
         raise ValidationError("audience.all_members", "Cannot be combined with other criteria.")
     tiers = set(audience.get("tiers") or [])

@@ -106,3 +106,32 @@ def test_audience_conflicts_and_lookups(client, marketing, staff, crowd):
     assert client.get("/api/v1/admin/audiences", headers=staff).status_code == 403
     preview = client.post("/api/v1/admin/audiences/preview", headers=marketing, json={"tiers": ["gold"]}).get_json()
     assert preview == {"count": 2, "sample_member_ids": sorted([crowd["gold_tea"], crowd["gold"]])}
+
+
+def test_a_coupon_issue_to_a_saved_audience(client, marketing, crowd):
+    from coupons import jobs
+    from coupons.models import Coupon, CouponIssue
+    from tests.coupons.helpers import template
+
+    saved = client.post("/api/v1/admin/audiences", headers=marketing,
+                        json={"name": "茶客", "filter": {"tags": ["tea"]}}).get_json()
+    coupon = template(claimable=False)
+    url = f"/api/v1/admin/coupon-templates/{coupon.id}/issue"
+    for body, code in (({"audience_id": 9999}, "audience_not_found"),
+                       ({"audience_id": saved["id"], "tiers": ["gold"]}, "validation_error"),
+                       ({"audience_id": saved["id"], "all_members": True}, "validation_error"),
+                       ({"audience_id": "1"}, "validation_error")):
+        response = client.post(url, headers=marketing, json={"audience": body})
+        assert (response.status_code, response.get_json()["error"]["code"]) == (422, code), body
+    assert db.session.scalar(select(func.count()).select_from(CouponIssue)) == 0
+
+    response = client.post(url, headers=marketing, json={"audience": {"audience_id": saved["id"]}, "key": "tea-1"})
+    assert response.status_code == 202, response.get_json()
+    issue = response.get_json()
+    assert issue["audience"] == {"audience_id": saved["id"], "filter": {"tags": ["tea"]}}
+    # marketing edits the audience after issuing: the issue keeps the filter it was created with
+    client.patch(f"/api/v1/admin/audiences/{saved['id']}", headers=marketing, json={"filter": {"tiers": ["gold"]}})
+    assert jobs.issue_coupons(issue["id"])["changed"] == 2
+    assert sorted(db.session.scalars(select(Coupon.member_id))) == sorted([crowd["gold_tea"], crowd["normal_tea"]])
+    again = client.post(url, headers=marketing, json={"audience": {"audience_id": saved["id"]}, "key": "tea-1"})
+    assert again.status_code == 202 and again.get_json()["id"] == issue["id"]
