@@ -26,6 +26,11 @@ def set_now(value: datetime | None) -> None:
     _frozen = value.astimezone(UTC) if value is not None else None
 
 
+def frozen() -> datetime | None:
+    """The time set by set_now, or None on the wall clock: what to put back after moving it for a while."""
+    return _frozen
+
+
 def business_tz() -> ZoneInfo:
     name = current_app.config.get("BUSINESS_TZ", "Asia/Shanghai") if has_app_context() else "Asia/Shanghai"
     return ZoneInfo(name)

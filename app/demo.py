@@ -15,13 +15,19 @@ DEMO_MODULES = [
     "points.demo",
     "points.mall.demo",
     "tasks.demo",
+    "app.demo_shoppers",
     "reports.demo",
 ]
 
 
-def seed() -> list[str]:
+HISTORY_MODULES = {"app.demo_shoppers"}  # months of shoppers' activity: slow, and not every test wants it
+
+
+def seed(with_history: bool = True) -> list[str]:
     lines: list[str] = []
     for name in DEMO_MODULES:
+        if name in HISTORY_MODULES and not with_history:
+            continue
         module = _optional_module(name)
         if module is not None:
             lines.extend(module.seed())

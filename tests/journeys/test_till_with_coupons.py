@@ -11,7 +11,7 @@ from tests.conftest import bearer, postgres_only
 @pytest.fixture
 def program(at):
     at("2026-03-05T10:00:00+08:00")  # a Thursday: no 会员日 double points
-    demo.seed()
+    demo.seed(with_history=False)
 
 
 def _staff(client, username="staff1"):

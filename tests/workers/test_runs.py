@@ -195,3 +195,12 @@ def test_rq_cron_loads_every_periodic_job_from_the_schedule_file():
               "grant_monthly_packs", "review_tiers", "expire_vips", "remind_expiring_points",
               "remind_expiring_coupons", "rollup_daily"}
     assert needed <= set(registered)
+
+
+def test_every_declared_job_path_names_a_function():
+    import importlib
+
+    for name, spec in schedule.JOBS.items():
+        module_name, _, func_name = spec.path.rpartition(".")
+        assert callable(getattr(importlib.import_module(module_name), func_name, None)), name
+        assert spec.queue in schedule.QUEUE_NAMES, name
