@@ -15,8 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from app import clock
 from app.errors import Conflict, ValidationError
 from app.extensions import db
+from app.transactions import atomic
 from members import service as members_service
-from tasks.common import add_rewards, atomic, check_open, pay
+from tasks.common import add_rewards, check_open, pay
 from tasks.models import CheckIn, TaskDefinition
 from tasks.service import running
 

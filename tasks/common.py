@@ -1,31 +1,16 @@
-"""What every task rule shares: the transaction, periods, who may take part, and paying a reward."""
+"""What every task rule shares: periods, who may take part, and paying a reward."""
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections.abc import Iterator
 from datetime import date, datetime
 
 from app import clock
 from app.errors import Conflict, Forbidden
-from app.extensions import db
 from members import service as members_service
 from members.models import Member
 from tasks.models import TaskDefinition
 
 log = logging.getLogger(__name__)
-
-
-@contextlib.contextmanager
-def atomic() -> Iterator[None]:
-    """Commit once at the end, or roll everything back: a half-rewarded completion must never be left in
-    the session for a later commit to pick up (tests share one session across requests)."""
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 def period_key(period: str, day: date) -> str:

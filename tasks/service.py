@@ -15,9 +15,10 @@ from app.audit import service as audit
 from app.errors import ApiError, Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
+from app.transactions import atomic
 from members import service as members_service
 from members.models import Tier
-from tasks.common import atomic, check_open, in_window, pay, period_key, tier_allowed
+from tasks.common import check_open, in_window, pay, period_key, tier_allowed
 from tasks.models import SELF_REPORTED_KINDS, CheckIn, TaskCompletion, TaskDefinition
 
 log = logging.getLogger(__name__)

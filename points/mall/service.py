@@ -6,9 +6,7 @@ a conditional UPDATE as the last write, so the hot item row is held only until t
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -19,22 +17,12 @@ from app.audit import service as audit
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
+from app.transactions import atomic
 from members import service as members_service
 from members.models import Member, Tier
 from points.mall.models import CatalogItem, Redemption
 
 MAX_QUANTITY = 99
-
-
-@contextlib.contextmanager
-def _atomic() -> Iterator[None]:
-    """One commit for the whole operation, or nothing: a refused redemption leaves no half-written row."""
-    try:
-        yield
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
 
 
 # --- catalogue (marketing) -----------------------------------------------------------------------------
@@ -74,7 +62,7 @@ def create_item(body: dict) -> CatalogItem:
         raise Conflict(f"An item with code {body['code']} exists.", code="duplicate_code")
     item = CatalogItem(**body)
     try:
-        with _atomic():
+        with atomic():
             _check(item)
             db.session.add(item)
             db.session.flush()
@@ -86,7 +74,7 @@ def create_item(body: dict) -> CatalogItem:
 
 def update_item(item_id: int, body: dict) -> CatalogItem:
     """Row-locked, so a stock edit and a concurrent redemption apply one after the other."""
-    with _atomic():
+    with atomic():
         item = db.session.scalar(select(CatalogItem).where(CatalogItem.id == item_id).with_for_update()
                                  .execution_options(populate_existing=True))
         if item is None:
@@ -200,7 +188,7 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
         raise ValidationError("quantity", f"Must be between 1 and {MAX_QUANTITY}.")
     request_hash = _request_hash(item_id, quantity)
     try:
-        with _atomic():
+        with atomic():
             account = points_service.lock_account(member_id)
             if idempotency_key:
                 existing = _by_key(member_id, idempotency_key)
@@ -282,7 +270,7 @@ def _settled_error(redemption: Redemption) -> Conflict:
 
 def fulfil(redemption_id: int, store_id: int, operator_id: int) -> Redemption:
     """Staff hand the gift over, once; the store that did it is recorded."""
-    with _atomic():
+    with atomic():
         redemption = db.session.get(Redemption, redemption_id)
         if redemption is None:
             raise NotFound("No such redemption.", code="redemption_not_found")
@@ -301,7 +289,7 @@ def cancel(redemption_id: int, *, member_id: int | None = None, operator_id: int
     cancel only their own (another member's id is 404, as if it did not exist)."""
     from points import service as points_service
 
-    with _atomic():
+    with atomic():
         redemption = db.session.get(Redemption, redemption_id)
         if redemption is None or (member_id is not None and redemption.member_id != member_id):
             raise NotFound("No such redemption.", code="redemption_not_found")
