@@ -15,4 +15,4 @@ def expire_coupons() -> dict:
     """Daily: available coupons past their end become expired."""
     from coupons import service
 
-    return run_job("coupons.expire", service.expire_coupons)
+    return run_job("expire_coupons", service.expire_coupons)

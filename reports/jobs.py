@@ -14,14 +14,14 @@ def rollup_daily(day: str | date | None = None) -> dict:
     """Roll up one closed business day (default yesterday)."""
     from reports import rollups
 
-    return run_job("reports.rollup_daily", rollups.rollup_daily, day=_day(day))
+    return run_job("rollup_daily", rollups.rollup_daily, day=_day(day))
 
 
 def recompute_lifecycle(day: str | date | None = None) -> dict:
     """Lifecycle stages and the automatic tags (channel, tier, VIP, birthday month, lifecycle)."""
     from reports import segments
 
-    return run_job("reports.recompute_lifecycle", segments.recompute_lifecycle, day=_day(day))
+    return run_job("recompute_lifecycle", segments.recompute_lifecycle, day=_day(day))
 
 
 def compute_rfm(day: str | date | None = None) -> dict:
@@ -33,4 +33,4 @@ def compute_rfm(day: str | date | None = None) -> dict:
         counts["koc"] = segments.compute_koc(day)["scanned"]
         return counts
 
-    return run_job("reports.compute_rfm", both, day=_day(day))
+    return run_job("compute_rfm", both, day=_day(day))

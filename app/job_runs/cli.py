@@ -23,9 +23,11 @@ def _job_function(name: str):
         raise click.ClickException(f"{name}: {JOBS[name].path} is not installed") from None
 
 
-def _parse_day(value: str | None) -> date | None:
+def _parse_day(value: str | None, name: str) -> date | None:
     if value is None:
         return None
+    if JOBS[name].arg is None:  # it works on the state of now (due lots, pending messages): a date would lie
+        raise click.BadParameter(f"{name} runs on what is due now and takes no date", param_hint="--date")
     try:
         day = date.fromisoformat(value)
     except ValueError:
@@ -41,7 +43,7 @@ def _parse_day(value: str | None) -> date | None:
 def run(name: str, day: str | None) -> None:
     """Run one job now, in this process (a progress bar on a terminal)."""
     func = _job_function(name)
-    kwargs = jobs_runtime.job_kwargs(name, _parse_day(day))
+    kwargs = jobs_runtime.job_kwargs(name, _parse_day(day, name))
     bar = None
     if sys.stdout.isatty():
         bar = click.progressbar(length=1, label=name, show_pos=True)
@@ -70,7 +72,7 @@ def run(name: str, day: str | None) -> None:
 @click.option("--date", "day", default=None, help="business date YYYY-MM-DD the run is for (default: today)")
 def enqueue(name: str, day: str | None) -> None:
     """Queue one run for the workers under its deterministic id (refused if already queued)."""
-    job = jobs_runtime.enqueue(name, _parse_day(day))
+    job = jobs_runtime.enqueue(name, _parse_day(day, name))
     if job is None:
         raise click.ClickException(f"{name} for that period is already queued")
     click.echo(f"queued {job.id} on {JOBS[name].queue}")

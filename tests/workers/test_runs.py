@@ -126,6 +126,8 @@ def test_cli_runs_a_job_by_hand_for_a_date(app):
     (["jobs", "run", "expire_points_lots", "--date", "01/03/2026"], "YYYY-MM-DD"),
     (["jobs", "run", "expire_points_lots", "--date", "2099-01-01"], "future"),
     (["jobs", "run", "no_such_job"], "no_such_job"),
+    (["jobs", "run", "expire_coupons", "--date", "2026-03-01"], "takes no date"),
+    (["jobs", "enqueue", "activate_pending_points", "--date", "2026-03-01"], "takes no date"),
 ])
 def test_cli_rejects_bad_input(app, args, message):
     result = app.test_cli_runner().invoke(args=args)
@@ -204,3 +206,13 @@ def test_every_declared_job_path_names_a_function():
         module_name, _, func_name = spec.path.rpartition(".")
         assert callable(getattr(importlib.import_module(module_name), func_name, None)), name
         assert spec.queue in schedule.QUEUE_NAMES, name
+
+
+def test_every_job_records_its_runs_under_its_own_name(app):
+    """GET /admin/jobs?job=NAME and `flask jobs run NAME` speak of the same job."""
+    runner = app.test_cli_runner()
+    for name in schedule.JOBS:
+        result = runner.invoke(args=["jobs", "run", name])
+        assert result.exit_code == 0, (name, result.output)
+        db.session.expire_all()
+        assert db.session.scalar(select(JobRun.job).order_by(JobRun.id.desc()).limit(1)) == name
