@@ -28,7 +28,7 @@ from app.audit import service as audit
 from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
-from coupons.models import Coupon, CouponIssue, CouponTemplate
+from coupons.models import STATES, Coupon, CouponIssue, CouponTemplate
 from members.models import Member, MemberTag, Tier
 from points.models import Purchase
 
@@ -479,6 +479,20 @@ def list_member_coupons(member_id: int, state: str | None, limit: int, cursor: s
         stmt = stmt.where(Coupon.state == state)
     page = keyset_page(stmt, Coupon.id, limit, cursor)
     return {"items": [coupon_out(c) for c in page["items"]], "next_cursor": page["next_cursor"]}
+
+
+def member_coupon_counts(member_id: int) -> dict[str, int]:
+    """How many of the member's coupons are in each state, as `coupon_out` shows them: an available coupon
+    past its end counts as expired before the expiry job has run, so the counts agree with the wallet."""
+    now = clock.now()
+    counts = dict.fromkeys(STATES, 0)
+    counts.update(db.session.execute(
+        select(Coupon.state, func.count()).where(Coupon.member_id == member_id).group_by(Coupon.state)).all())
+    stale = db.session.scalar(select(func.count()).select_from(Coupon).where(
+        Coupon.member_id == member_id, Coupon.state == "available", Coupon.valid_until <= now))
+    counts["available"] -= stale
+    counts["expired"] += stale
+    return counts
 
 
 def usable_for_member(member_id: int) -> list[dict]:

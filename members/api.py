@@ -1,9 +1,11 @@
-"""Shopper login and profile routes, the member code, and the till's scan."""
+"""Shopper login and profile routes, the member code, the till's scan, and the console's member lookup."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
-from app.auth import current_member_id, member_required, staff_required
-from members import member_code, service
+from app.auth import admin_required, current_member_id, member_required, staff_required
+from members import admin, member_code, service
+from members.admin_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery
 from members.schemas import (
     LoginOut,
     MemberCodeOut,
@@ -18,6 +20,8 @@ from members.schemas import (
 auth_blp = Blueprint("member_auth", __name__, url_prefix="/api/v1/auth", description="Shopper login")
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The logged-in shopper")
 pos_blp = Blueprint("pos_members", __name__, url_prefix="/api/v1/pos", description="Till: member scan")
+admin_blp = Blueprint("admin_members", __name__, url_prefix="/api/v1/admin/members",
+                      description="Marketing: find members and open one (phones masked; opening one is audited)")
 
 
 @auth_blp.route("/wechat-login")
@@ -76,4 +80,25 @@ class Scan(MethodView):
         return service.scan_summary(member_code.resolve(body["member_code"]).id)
 
 
-blueprints = [auth_blp, me_blp, pos_blp]
+@admin_blp.route("")
+class AdminMembers(MethodView):
+    @admin_required
+    @admin_blp.arguments(AdminMemberQuery, location="query", unknown=RAISE)
+    @admin_blp.response(200, AdminMemberPage)
+    def get(self, args):
+        """Search members; every filter given must match. Newest first."""
+        limit, cursor = args.pop("limit"), args.pop("cursor")
+        return admin.search(args, limit, cursor)
+
+
+@admin_blp.route("/<int:member_id>")
+class AdminMember(MethodView):
+    @admin_required
+    @admin_blp.response(200, AdminMemberDetail)
+    def get(self, member_id):
+        """One member: profile, tier, points, VIP, tags, latest ledger, coupons, tier history, referrals.
+        Writes a `member.view` audit row."""
+        return admin.detail(member_id)
+
+
+blueprints = [auth_blp, me_blp, pos_blp, admin_blp]

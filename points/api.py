@@ -1,7 +1,8 @@
-"""Thin routes of the points domain: admin policy, products, earn rules, adjustments and member views;
+"""Thin routes of the points domain: admin policy, products, earn rules, adjustments and a member's ledger;
 the till's quote, purchase and refund; the shopper's ledger."""
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from app.auth import (
     admin_required,
@@ -23,9 +24,6 @@ from points.schemas import (
     EarnRulePatch,
     EarnRuleQuery,
     LedgerPage,
-    MemberDetail,
-    MemberPage,
-    MemberQuery,
     PolicyIn,
     PolicyOut,
     ProductIn,
@@ -129,24 +127,14 @@ class EarnRuleView(MethodView):
         return earn_rules.update(rule_id, body)
 
 
-@admin_blp.route("/members")
-class MembersView(MethodView):
+@admin_blp.route("/members/<int:member_id>/points/ledger")
+class MemberLedgerView(MethodView):
     @admin_required
-    @admin_blp.arguments(MemberQuery, location="query")
-    @admin_blp.response(200, MemberPage)
-    def get(self, args):
-        """Find members by phone, openid, tier code or tag (newest first)."""
-        limit, cursor = args.pop("limit"), args.pop("cursor")
-        return history.search_members(args, limit, cursor)
-
-
-@admin_blp.route("/members/<int:member_id>")
-class MemberView(MethodView):
-    @admin_required
-    @admin_blp.response(200, MemberDetail)
-    def get(self, member_id):
-        """One member with points, latest ledger entries, tags and usable coupons."""
-        return history.member_detail(member_id)
+    @admin_blp.arguments(ListArgs, location="query", unknown=RAISE)
+    @admin_blp.response(200, LedgerPage)
+    def get(self, args, member_id):
+        """One member's points history, newest first (the member detail's `ledger.next_cursor` continues here)."""
+        return history.admin_member_ledger(member_id, args["limit"], args["cursor"])
 
 
 @admin_blp.route("/members/<int:member_id>/points-adjustments")

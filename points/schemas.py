@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from app.pagination import ListArgs, page_schema
-from members.schemas import PointsSummary, TierRef, VipState
+from members.schemas import TierRef
 
 MAX_FEN = 100_000_000
 MAX_POINTS = 100_000_000
@@ -284,40 +284,3 @@ class AdjustmentHeaders(Schema):
 class AdjustmentOut(Schema):
     entry = fields.Nested(LedgerEntryOut)
     balance = fields.Integer()
-
-
-class MemberQuery(ListArgs):
-    phone = fields.String(validate=validate.Length(min=1, max=20))
-    openid = fields.String(validate=validate.Length(min=1, max=128))
-    tier = fields.String(validate=validate.Length(min=1, max=32))
-    tag = fields.String(validate=validate.Length(min=1, max=64))
-
-
-class MemberRow(Schema):
-    id = fields.Integer()
-    nickname = fields.String(allow_none=True)
-    phone = fields.String(allow_none=True)
-    tier = fields.Nested(TierRef, allow_none=True)
-    growth = fields.Integer()
-    points_balance = fields.Integer()
-    vip_until = fields.DateTime(allow_none=True)
-    created_at = fields.DateTime()
-
-
-MemberPage = page_schema(MemberRow, "AdminMemberPage")
-
-
-class MemberTagOut(Schema):
-    tag = fields.String()
-    source = fields.String()
-
-
-class MemberDetail(MemberRow):
-    gender = fields.Integer()
-    birthday = fields.Date(allow_none=True)
-    invite_code = fields.String()
-    points = fields.Nested(PointsSummary)
-    vip = fields.Nested(VipState)
-    tags = fields.List(fields.Nested(MemberTagOut))
-    ledger = fields.Nested(LedgerPage)
-    coupons = fields.List(fields.Dict())
