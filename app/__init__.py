@@ -67,7 +67,8 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
 
     @app.before_request
     def _request_id():
-        g.pop("identity", None)  # decoded per request (an app context can outlive one, as in tests)
+        for name in ("identity", "operator_username"):  # per request (an app context can outlive one, as in tests)
+            g.pop(name, None)
         g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
 
     @app.after_request

@@ -136,3 +136,19 @@ def test_points_verify_cli_reports_drift(app, login):
     account = points.lock_account(member_id)
     account.available -= 5
     db.session.commit()
+
+
+def test_audit_rows_name_the_operator(client, operator_token):
+    from app.audit.models import AuditLog
+
+    for username in ("mkt-ann", "mkt-bob"):
+        from app.operators import service as operators
+
+        operators.create_operator(username, "pw-123456789", "marketing", None)
+        token = client.post("/api/v1/auth/operator-login",
+                            json={"username": username, "password": "pw-123456789"}).get_json()["token"]
+        response = client.post("/api/v1/admin/products", headers={"Authorization": f"Bearer {token}"},
+                               json={"sku": f"SKU-{username}", "name": "x", "category": "c", "list_price": 100})
+        assert response.status_code == 201, response.get_json()
+    rows = db.session.scalars(db.select(AuditLog).where(AuditLog.action == "product.create").order_by(AuditLog.id))
+    assert [(r.actor_kind, r.actor_name) for r in rows] == [("operator", "mkt-ann"), ("operator", "mkt-bob")]

@@ -22,12 +22,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _operator_username(operator_id: int) -> str | None:
+    """The name as it was at the time: the log must still say who it was after the account is renamed."""
+    from app.operators.models import Operator
+
+    if "operator_username" not in g:
+        g.operator_username = db.session.scalar(select(Operator.username).where(Operator.id == operator_id))
+    return g.operator_username
+
+
 def record(action: str, target_type: str, target_id: Any, before: dict | None, after: dict | None) -> AuditLog:
     """Add an audit row to the current session; the calling service commits it with its change."""
     actor_kind, actor_id, actor_name = "system", None, None
     if has_request_context() and "identity" in g and g.identity.kind == "operator":
         actor_kind, actor_id = "operator", g.identity.id
-        actor_name = g.get("operator_username")
+        actor_name = _operator_username(actor_id)
     row = AuditLog(
         actor_kind=actor_kind,
         actor_id=actor_id,
