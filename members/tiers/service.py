@@ -136,7 +136,8 @@ def _check_ladder(changed: Tier, values: dict) -> None:
     """Ranks unique; a higher rank needs strictly more growth to enter and no less to stay."""
     others = [t for t in ladder() if t.id != changed.id]
     if any(t.rank == values["rank"] for t in others):
-        raise Conflict(f"Another tier has rank {values['rank']}.", code="tier_rank_taken")
+        raise ValidationError("rank", f"Another tier has rank {values['rank']}: ranks order the ladder.",
+                              code="tier_rank_taken")
     if any(t.code == values["code"] for t in others):
         raise Conflict(f"Another tier has code {values['code']}.", code="tier_code_taken")
     rungs = sorted([(t.rank, t.growth_threshold, t.retention_threshold) for t in others]

@@ -60,7 +60,7 @@ def test_thresholds_out_of_order(client, tiers, marketing):
     silver = f"/api/v1/admin/tiers/{tiers['silver'].id}"
     _rejected(client, marketing, "patch", silver, {"growth_threshold": 6000}, 422, "growth_threshold")
     _rejected(client, marketing, "patch", silver, {"retention_threshold": 1200}, 422, "retention_threshold")
-    _rejected(client, marketing, "post", post, {**PLATINUM, "rank": 2}, 409, code="tier_rank_taken")
+    _rejected(client, marketing, "post", post, {**PLATINUM, "rank": 2}, 422, "rank", "tier_rank_taken")
     _rejected(client, marketing, "post", post, {**PLATINUM, "code": "gold"}, 409, code="tier_code_taken")
 
 
