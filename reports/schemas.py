@@ -111,6 +111,8 @@ class DailyItem(Schema):
     checkins = fields.Integer()
     invites_count = fields.Integer()
     invites_converted = fields.Integer()
+    coupon_use_rate = fields.Float(metadata={"description": "coupons used / issued that day"})
+    by_tier = fields.List(fields.Nested(TierFigures), metadata={"description": "purchases and GMV by the buyer's tier"})
 
 
 class DailyOut(Schema):

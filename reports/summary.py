@@ -173,6 +173,9 @@ def daily(first: date | None = None, last: date | None = None) -> dict:
         item["active_members"] = int(row["purchasers"])
         item["repurchase_rate"] = ratio(int(row["repeat_purchasers"]), int(row["purchasers"]))
         item["liability"] = liability_fen(int(row["points_outstanding"]))
+        item["coupon_use_rate"] = ratio(int(row["coupons_used"]), int(row["coupons_issued"]))
+        item["by_tier"] = [{"tier": code or None, "count": cell["purchases_count"], "gmv": cell["gmv"]}
+                           for code, cell in sorted(row["tiers"].items())]
         items.append(item)
     return {"from": first, "to": last, "items": items, "live_days": live}
 
@@ -200,11 +203,18 @@ def summary_csv(report: dict) -> str:
 
 
 def daily_csv(report: dict) -> str:
+    """One row a day; the tier split as two columns per tier seen in the range (a tier code that never
+    bought that day is 0), so a spreadsheet can chart it without unpacking nested cells."""
+    tiers = sorted({cell["tier"] or "none" for item in report["items"] for cell in item["by_tier"]})
+    tier_columns = [f"{what}.{tier}" for tier in tiers for what in ("count", "gmv")]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(DAILY_COLUMNS)
+    writer.writerow([*DAILY_COLUMNS, "coupon_use_rate", *tier_columns])
     for item in report["items"]:
-        writer.writerow([item[c].isoformat() if isinstance(item[c], date) else item[c] for c in DAILY_COLUMNS])
+        cells = {f"{what}.{cell['tier'] or 'none'}": cell[what]
+                 for cell in item["by_tier"] for what in ("count", "gmv")}
+        writer.writerow([item[c].isoformat() if isinstance(item[c], date) else item[c] for c in DAILY_COLUMNS]
+                        + [item["coupon_use_rate"]] + [cells.get(column, 0) for column in tier_columns])
     return out.getvalue()
 
 

@@ -107,7 +107,12 @@ def test_daily_report_every_day(client, marketing, known):
     assert response.status_code == 200
     items = {item["day"]: item for item in response.get_json()["items"]}
     assert response.get_json()["live_days"] == ["2026-03-03", "2026-03-04"]
-    zero = {"coupons_issued": 0, "coupons_used": 0, "coupons_expired": 0, "redemptions": 0, "checkins": 0}
+    zero = {"coupons_issued": 0, "coupons_used": 0, "coupons_expired": 0, "redemptions": 0, "checkins": 0,
+            "coupon_use_rate": 0.0}
+    tiers = {day: items[day].pop("by_tier") for day in items}
+    assert tiers["2026-03-01"] == [{"tier": "gold", "count": 1, "gmv": 5000}, {"tier": "normal", "count": 2,
+                                                                               "gmv": 12000}]
+    assert tiers["2026-03-02"] == [] and tiers["2026-03-04"] == [{"tier": "normal", "count": 1, "gmv": 1000}]
     assert items["2026-03-01"] == {
         "day": "2026-03-01", "members_total": 3, "members_new": 3, "active_members": 2, "purchases_count": 3,
         "gmv": 17000, "refunds_count": 0, "refunds_amount": 0, "repurchase_rate": 0.5, "points_issued": 210,
@@ -139,6 +144,7 @@ def test_daily_report_every_day(client, marketing, known):
     rows = list(csv.DictReader(io.StringIO(csv_response.get_data(as_text=True))))
     assert [r["day"] for r in rows] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
     assert rows[2]["points_expired"] == "30" and rows[3]["points_outstanding"] == "180"
+    assert (rows[0]["gmv.gold"], rows[0]["count.normal"], rows[1]["gmv.gold"]) == ("5000", "2", "0")
 
 
 def test_summary_csv(client, marketing, known):
