@@ -20,6 +20,14 @@ def on_tier_changed(sender, member_id: int, from_tier=None, to_tier=None, reason
                    {"tier": _name(to_tier), "previous": _name(from_tier)})
 
 
+def _balance(member_id: int) -> int:
+    """Spendable points after the credit (the account row is in the session, locked by the ledger)."""
+    from points.models import PointsAccount
+
+    account = db.session.get(PointsAccount, member_id)
+    return 0 if account is None else account.available - account.debt
+
+
 def on_purchase_recorded(sender, member_id: int, purchase_id: int, **_) -> None:
     from points.models import Purchase
 
@@ -28,12 +36,13 @@ def on_purchase_recorded(sender, member_id: int, purchase_id: int, **_) -> None:
         return
     key = f"points_credited:{purchase.earn_entry_id}" if purchase.earn_entry_id else f"purchase:{purchase_id}"
     service.notify(member_id, "points_credited", key,
-                   {"points": purchase.points_earned, "reason": f"消费 {purchase.order_no}"})
+                   {"points": purchase.points_earned, "balance": _balance(member_id),
+                    "reason": f"消费 {purchase.order_no}"})
 
 
 def on_points_credited(sender, member_id: int, entry_id: int, amount: int, reason: str | None = None, **_) -> None:
     service.notify(member_id, "points_credited", f"points_credited:{entry_id}",
-                   {"points": amount, "reason": reason or ""})
+                   {"points": amount, "balance": _balance(member_id), "reason": reason or ""})
 
 
 def on_redemption_ready(sender, member_id: int, redemption_id: int, item: str = "", store=None, **_) -> None:

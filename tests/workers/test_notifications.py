@@ -161,3 +161,14 @@ def test_coupon_reminder_once_per_coupon(wechat, monkeypatch):
     work()
     [body] = sends(wechat)
     assert body["data"] == {"thing1": {"value": "满100减20"}, "date2": {"value": "2026-03-03"}}
+
+
+def test_the_access_token_is_fetched_once_for_all_processes(wechat):
+    """Every worker process builds its own client; the token lives in Redis, so WeChat is asked once."""
+    from app import wechat as wechat_api
+
+    before = wechat.token_counter
+    for member in ("ann", "bob", "cat"):
+        wechat_api.client().wxa.send_subscribe_message(f"openid-{member}", "tpl", {"thing1": {"value": "x"}})
+    assert wechat.token_counter == before + 1
+    assert len(sends(wechat)) == 3
