@@ -25,7 +25,18 @@ def main() -> int:
     os.environ.setdefault("APP_MODE", "embedded")
     os.environ["FLASK_APP"] = "wsgi.py"
     os.environ.setdefault("CRON_DEMO_INTERVAL", "300")  # the demo runs each periodic job at start, not at night
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwinds to the finally below
     redis_url = start_embedded(demo_dir)
+    try:
+        return _run(demo_dir, port, redis_url)
+    finally:  # whatever happened (a failed upgrade, Ctrl-C during the seed), the embedded Redis goes too
+        from app.redis_store import stop_embedded
+
+        stop_embedded(demo_dir)
+        print("demo stopped", flush=True)
+
+
+def _run(demo_dir: str, port: str, redis_url: str) -> int:
     os.environ["REDIS_URL"] = redis_url
     bin_dir = Path(sys.executable).parent
     flask, gunicorn, rq = str(bin_dir / "flask"), str(bin_dir / "gunicorn"), str(bin_dir / "rq")
@@ -45,7 +56,7 @@ def main() -> int:
           f"  API         http://localhost:{port}/api/v1\n"
           f"  API docs    http://localhost:{port}/api/docs\n"
           f"  health      http://localhost:{port}/readyz\n"
-          f"  shopper     POST /api/v1/auth/wechat-login {{\"code\": \"test-alice\"}}\n"
+          f"  shopper     POST /api/v1/auth/wechat-login {{\"code\": \"test-alice\"}} (or test-shopper01..24)\n"
           f"  staff       staff1 / demo1234 (store S1), staff2 / demo1234 (S2); marketing / demo1234\n"
           f"Ctrl-C stops everything.\n", flush=True)
 
@@ -72,10 +83,6 @@ def main() -> int:
             child.wait(timeout=max(0.1, deadline - time.time()))
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
-    from app.redis_store import stop_embedded
-
-    stop_embedded(demo_dir)
-    print("demo stopped", flush=True)
     return exit_code
 
 
