@@ -76,9 +76,11 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
 
+    from app.api_docs import blp as docs_assets_blp
     from app.health import blp as health_blp
 
     app.register_blueprint(health_blp)
+    app.register_blueprint(docs_assets_blp)
     for name in API_MODULES:
         module = _optional_module(name)
         for blueprint in getattr(module, "blueprints", []):

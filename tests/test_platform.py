@@ -34,7 +34,12 @@ def test_openapi_document_lists_routes_and_security(client):
         assert path in spec["paths"], path
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert spec["paths"]["/api/v1/me"]["get"]["security"] == [{"bearer": []}]
-    assert client.get("/api/docs").status_code == 200
+    page = client.get("/api/docs")
+    assert page.status_code == 200 and "/api/docs/assets/swagger-ui-bundle.js" in page.get_data(as_text=True)
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):  # served here: the docs work without a CDN
+        response = client.get(f"/api/docs/assets/{asset}")
+        assert response.status_code == 200 and len(response.data) > 1000, asset
+    assert client.get("/api/docs/assets/../../config.py").status_code == 404
 
 
 def test_error_envelope_for_404_405_and_500(client, app):
