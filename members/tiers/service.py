@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 MAX_CATCH_UP = 20
+REVIEW_RESET = "review_reset"  # the growth log row of a downgrade: lifetime growth lowered to the new tier
 TIER_FIELDS = ("code", "name", "rank", "growth_threshold", "retention_threshold", "benefits", "review_rule",
                "review_month_day")
 
@@ -258,8 +259,9 @@ def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) 
 
 
 def period_growth(member: Member, until: datetime) -> int:
+    """Growth earned in the member's review period: a downgrade's reset is bookkeeping, not earning."""
     stmt = select(func.coalesce(func.sum(GrowthEvent.delta), 0)).where(
-        GrowthEvent.member_id == member.id, GrowthEvent.created_at < until)
+        GrowthEvent.member_id == member.id, GrowthEvent.created_at < until, GrowthEvent.reason != REVIEW_RESET)
     if member.tier_period_start is not None:
         stmt = stmt.where(GrowthEvent.created_at >= member.tier_period_start)
     return int(db.session.scalar(stmt))
@@ -287,7 +289,11 @@ def _review_one(member_id: int, day: date, mode: str) -> bool:
         target = supported[-1] if supported else below[0]
     else:
         target = below[-1]
-    member.growth = min(member.growth, target.growth_threshold)
+    if member.growth > target.growth_threshold:  # else the next purchase would lift them straight back
+        db.session.add(GrowthEvent(member_id=member.id, delta=target.growth_threshold - member.growth,
+                                   growth_after=target.growth_threshold, reason=REVIEW_RESET,
+                                   ref=review_day.isoformat(), created_at=clock.now()))
+        member.growth = target.growth_threshold
     _change_tier(member, target, "review", review_day.isoformat(), cutoff, review_day)
     return True
 

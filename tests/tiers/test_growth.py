@@ -147,6 +147,14 @@ def test_to_supported_stops_at_what_the_period_supports(tiers, login, at):
     service.review_tiers()  # 600 since 2027-01-10: supports silver (500), not gold (2500)
     member = db.session.get(Member, member_id)
     assert member.tier.code == "silver" and member.growth == 1000
+    events_ = list(db.session.query(GrowthEvent).filter_by(member_id=member_id).order_by(GrowthEvent.id))
+    assert sum(e.delta for e in events_) == member.growth  # the growth log still adds up to the member's growth
+    assert (events_[-1].reason, events_[-1].delta, events_[-1].growth_after) == ("review_reset", -4600, 1000)
+    at("2028-06-01T10:00:00+08:00")
+    _grow(member_id, 600)
+    at("2029-01-10T01:00:00+08:00")
+    service.review_tiers()  # 600 earned since the downgrade: the reset is not negative earning, silver kept
+    assert _tier(member_id) == "silver"
 
 
 def test_refund_waits_for_review_by_default(tiers, login, at):
