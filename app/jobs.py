@@ -98,6 +98,15 @@ def _attempt_of(rq_job) -> int:
     return MAX_RETRIES - rq_job.retries_left + 1
 
 
+def last_attempt() -> bool:
+    """Whether a failure now is final (RQ schedules no retry after it): a job whose service records its own
+    state (a targeted coupon issue) says "failed" only then, and "still trying" before. Outside RQ: True."""
+    from rq import get_current_job
+
+    rq_job = get_current_job()
+    return rq_job is None or not rq_job.retries_left
+
+
 def _run_recorded(name: str, func: Callable[..., Any], kwargs: dict) -> Any:
     from rq import get_current_job
 

@@ -3,6 +3,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import (
+    ADMIN_ROLES,
     admin_required,
     current_identity,
     current_member_id,
@@ -112,12 +113,13 @@ class Issue(MethodView):
     @admin_required
     @admin_blp.arguments(IssueIn)
     @admin_blp.response(202, IssueOut)
+    @admin_blp.doc(description=f"Caller: {', '.join(ADMIN_ROLES)}.\n\n"
+                   "Re-posting the same `key` returns the same issue and queues it again if it is not done (after "
+                   "a 503 `coupon_issue_not_queued`, or once it has failed); a job already queued or running is "
+                   "not doubled. Unknown tier codes or tags: 422 naming the field.")
     def post(self, body, template_id: int):
         """Issue to a target group in the background (RQ `grants` queue); poll the issue for progress."""
-        issue, created = service.create_issue(template_id, body["audience"], body.get("key"), current_identity().id)
-        if created:
-            service.enqueue_issue(issue.id)
-        return issue
+        return service.request_issue(template_id, body["audience"], body.get("key"), current_identity().id)
 
 
 @admin_blp.route("/coupon-templates/<int:template_id>/issues/<int:issue_id>")

@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.jobs import MAX_RETRIES, RETRY_INTERVALS
 from app.pagination import ListArgs
 
 MONEY = validate.Range(min=0, max=100_000_000)  # fen; a million yuan is beyond any coupon
+RETRY_WAITS = ", ".join(f"{seconds} s" for seconds in RETRY_INTERVALS)
+TAGS_DESCRIPTION = "member tags (any of them); each must be carried by some member, else 422 unknown_tag"
 
 
 def _money(**kwargs) -> fields.Integer:
@@ -29,14 +32,16 @@ class ValiditySchema(Schema):
 
 class AudienceSchema(Schema):
     tiers = fields.List(fields.String(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=20))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50),
+                       metadata={"description": TAGS_DESCRIPTION})
     new_members_only = fields.Boolean(metadata={"description": "granted on registration; claimable only by "
                                                                "members without a purchase"})
 
 
 class TemplateIn(Schema):
-    code = fields.String(required=True, validate=[validate.Length(min=1, max=32),
-                                                  validate.Regexp(r"^[A-Za-z0-9_\-]+$")])
+    code = fields.String(validate=[validate.Length(min=1, max=32), validate.Regexp(r"^[A-Za-z0-9_\-]+$")],
+                         metadata={"description": "stable unique code other domains refer to; when absent one is "
+                                                  "generated (T + 10 hex digits) and returned; a taken code: 409"})
     title = fields.String(required=True, validate=validate.Length(min=1, max=64))
     description = fields.String(allow_none=True, validate=validate.Length(max=500))
     kind = fields.String(required=True, validate=validate.OneOf(["amount_off", "percent_off", "gift"]))
@@ -154,7 +159,8 @@ class VerifyIn(Schema):
 
 class IssueAudience(Schema):
     tiers = fields.List(fields.String(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=20))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50))
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50),
+                       metadata={"description": TAGS_DESCRIPTION})
     member_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
                              validate=validate.Length(max=10_000))
     birthday_month = fields.Integer(strict=True, validate=validate.Range(min=1, max=12))
@@ -175,11 +181,16 @@ class IssueOut(Schema):
     template_id = fields.Integer()
     key = fields.String()
     audience = fields.Dict()
-    state = fields.String(metadata={"description": "queued | running | done"})
+    state = fields.String(metadata={
+        "description": "queued | running | done | failed. A failed try leaves it running with `error` set while "
+                       f"RQ retries ({MAX_RETRIES} retries, after {RETRY_WAITS}); after the last try it is failed. "
+                       "Re-posting the same key queues a failed issue again; it resumes where it stopped."})
     issued = fields.Integer()
     skipped = fields.Integer(metadata={"description": "members who already had it from this issue"})
     failed = fields.Integer(metadata={"description": "members not served (out of stock, template stopped)"})
-    error = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={
+        "description": "why members were not served (out of stock, template stopped or ended), or `job failed: "
+                       "...` for the latest failed try (cleared when a later try finishes)"})
     created_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
 

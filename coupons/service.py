@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import traceback
 import uuid
 from datetime import datetime, timedelta
 
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.audit import service as audit
-from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
+from app.errors import ApiError, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
 from coupons.models import STATES, Coupon, CouponIssue, CouponTemplate
@@ -123,8 +124,25 @@ def unknown_categories(categories: set[str]) -> set[str]:
 
 # --- templates (admin) --------------------------------------------------------------------------------
 
-def _check_terms(data: dict, check_catalog: bool = True) -> None:
-    """Cross-field rules on a template's full state (create, or current state merged with a patch)."""
+def _check_audience_names(audience: dict, *, check_tags: bool = True) -> None:
+    """Tier codes and tags must exist: an audience naming a typo would be accepted and then match nobody.
+    A tag is known when some member carries it (the rule of the member search, reports.tags)."""
+    from reports.tags import check_tags_known
+
+    tiers = set(audience.get("tiers") or [])
+    if tiers:
+        known = set(db.session.scalars(select(Tier.code).where(Tier.code.in_(tiers))))
+        if tiers - known:
+            raise ValidationError("audience.tiers", f"Unknown tiers: {', '.join(sorted(tiers - known))}.",
+                                  code="unknown_tier")
+    if check_tags and audience.get("tags"):
+        check_tags_known(audience["tags"], field="audience.tags")
+
+
+def _check_terms(data: dict, check_catalog: bool = True, check_tags: bool = True) -> None:
+    """Cross-field rules on a template's full state (create, or current state merged with a patch).
+    A patch re-checks tags only when it changes the audience: a tag nobody carries any more must not block
+    retitling or stopping the template."""
     kind = data.get("kind")
     if kind not in ("amount_off", "percent_off", "gift"):
         raise ValidationError("kind", "Must be one of amount_off, percent_off, gift.")
@@ -173,12 +191,7 @@ def _check_terms(data: dict, check_catalog: bool = True) -> None:
     stock = data.get("stock")
     if stock is not None and stock < data.get("issued", 0):
         raise ValidationError("stock", f"Must not be below the {data.get('issued')} coupons already issued.")
-    tiers = set(_audience_out(data.get("audience"))["tiers"])
-    if tiers:
-        known = set(db.session.scalars(select(Tier.code).where(Tier.code.in_(tiers))))
-        if tiers - known:
-            raise ValidationError("audience.tiers", f"Unknown tiers: {', '.join(sorted(tiers - known))}.",
-                                  code="unknown_tier")
+    _check_audience_names(_audience_out(data.get("audience")), check_tags=check_tags)
     if not check_catalog:
         return
     if scope["kind"] == "skus":
@@ -224,15 +237,39 @@ DEFAULTS = {"description": None, "amount_off": None, "percent": None, "max_disco
             "active": True}
 
 
+CODE_ATTEMPTS = 5
+
+
+def new_template_code() -> str:
+    """`T` + 10 hex digits (40 random bits) when marketing names no code: short enough to type in a seed or
+    a benefit table, and it never changes afterwards, so other domains may refer to it."""
+    return f"T{uuid.uuid4().hex[:10].upper()}"
+
+
 def create_template(data: dict, *, check_catalog: bool = True) -> CouponTemplate:
+    """An explicit code that is taken is a 409; a generated one that clashes is drawn again."""
     data = {**DEFAULTS, **data}
     _check_terms(data, check_catalog)
-    if template_by_code(data["code"]) is not None:
-        raise Conflict(f"A template with code {data['code']} exists.", code="coupon_template_code_taken")
-    template = CouponTemplate(issued_count=0)
-    _apply(template, data)
-    db.session.add(template)
-    _flush_code(data["code"])
+    explicit = data.get("code")
+    for _ in range(CODE_ATTEMPTS):
+        code = explicit or new_template_code()
+        if template_by_code(code) is not None:
+            if explicit:
+                raise Conflict(f"A template with code {code} exists.", code="coupon_template_code_taken")
+            continue
+        template = CouponTemplate(issued_count=0)
+        _apply(template, {**data, "code": code})
+        db.session.add(template)
+        try:
+            db.session.flush()
+        except IntegrityError:  # a concurrent create took the code between the look-up and the insert
+            db.session.rollback()
+            if explicit:
+                raise Conflict(f"A template with code {code} exists.", code="coupon_template_code_taken") from None
+            continue
+        break
+    else:
+        raise Conflict("Could not allot a free template code; try again.", code="coupon_template_code_taken")
     audit.record("coupon_template.create", "coupon_template", template.id, None, template_out(template))
     db.session.commit()
     return template
@@ -261,7 +298,8 @@ def update_template(template_id: int, changes: dict) -> CouponTemplate:
     if "code" in changes and changes["code"] != template.code and template_by_code(changes["code"]) is not None:
         raise Conflict(f"A template with code {changes['code']} exists.", code="coupon_template_code_taken")
     merged = {**before, **changes}
-    _check_terms(merged, check_catalog=any(name in changes for name in ("scope", "gift_sku", "kind")))
+    _check_terms(merged, check_catalog=any(name in changes for name in ("scope", "gift_sku", "kind")),
+                 check_tags="audience" in changes)
     _apply(template, changes)
     _flush_code(template.code)
     audit.record("coupon_template.update", "coupon_template", template.id, before, template_out(template))
@@ -799,7 +837,8 @@ def create_issue(template_id: int, audience: dict, key: str | None,
     (tiers, tags: any of them; member_ids; birthday_month), or a saved audience alone (`audience_id`, whose
     filter is copied into the issue so a re-run after a crash walks the same filter even if marketing edits
     the audience meanwhile); `all_members` must be said explicitly. The same key for the same template is the
-    same issue: a retried POST enqueues nothing new."""
+    same issue: a retried POST gets the first one back (`request_issue` queues it again only if not done).
+    Unknown tier codes or tags are a 422 before anything is written."""
     template = get_template(template_id)
     if key:
         existing = db.session.scalar(select(CouponIssue).where(CouponIssue.template_id == template_id,
@@ -822,12 +861,7 @@ def create_issue(template_id: int, audience: dict, key: str | None,
                               "or all_members: true.", code="audience_empty")
     if criteria and audience.get("all_members"):
         raise ValidationError("audience.all_members", "Cannot be combined with other criteria.")
-    tiers = set(audience.get("tiers") or [])
-    if tiers:
-        known = set(db.session.scalars(select(Tier.code).where(Tier.code.in_(tiers))))
-        if tiers - known:
-            raise ValidationError("audience.tiers", f"Unknown tiers: {', '.join(sorted(tiers - known))}.",
-                                  code="unknown_tier")
+    _check_audience_names(audience)
     issue = CouponIssue(template_id=template_id, key=key or uuid.uuid4().hex, audience=audience,
                         created_by_id=operator_id, state="queued")
     db.session.add(issue)
@@ -842,14 +876,66 @@ def create_issue(template_id: int, audience: dict, key: str | None,
     return issue, True
 
 
-def enqueue_issue(issue_id: int) -> None:
-    """Hand the issue to an RQ worker on the `grants` queue (one job per issue, batches inside)."""
-    from rq import Queue
+def issue_job_id(issue_id: int) -> str:
+    return f"coupon-issue-{issue_id}"
 
+
+def enqueue_issue(issue_id: int) -> bool:
+    """Hand the issue to an RQ worker on the `grants` queue (one job per issue, batches inside), retried with
+    the project's backoff. Returns False, queueing nothing, while a job for this issue is queued, running or
+    waiting for its retry: the job id is derived from the issue, so a second enqueue is refused. A finished or
+    failed job of the issue is replaced (a re-post re-queues a failed issue). Unlike the periodic jobs there
+    is no three-day claim key: the issue's own state, not a calendar period, says whether it still has work.
+    Two enqueues racing past the check are harmless: the batches are idempotent."""
+    from rq import Queue, Retry
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    from app import jobs as job_runtime
     from app.redis_store import get_redis
-    from coupons import jobs
 
-    Queue("grants", connection=get_redis()).enqueue(jobs.issue_coupons, issue_id, job_timeout=3600)
+    connection = get_redis()
+    job_id = issue_job_id(issue_id)
+    try:
+        previous = Job.fetch(job_id, connection=connection)
+    except NoSuchJobError:
+        previous = None
+    if previous is not None:
+        if previous.get_status() in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED):
+            log.info("coupon issue %s already has a live job: refusing a second enqueue", issue_id)
+            return False
+        previous.delete()  # out of the failed/finished registries before its id is reused
+    Queue("grants", connection=connection).enqueue(
+        "coupons.jobs.issue_coupons", kwargs={"issue_id": issue_id}, job_id=job_id, job_timeout=3600,
+        retry=Retry(max=job_runtime.MAX_RETRIES, interval=job_runtime.RETRY_INTERVALS),
+        meta={"run_key": f"issue-{issue_id}"}, result_ttl=24 * 3600, failure_ttl=14 * 24 * 3600,
+        description=f"issue_coupons {issue_id}",
+    )
+    return True
+
+
+def request_issue(template_id: int, audience: dict, key: str | None, operator_id: int | None) -> CouponIssue:
+    """POST .../issue: record the issue (or find the one with this key) and queue it unless it is done.
+    Queueing happens after the commit, so Redis failing in between leaves a recorded issue with no job; the
+    client is told (503) and re-posting the same key queues it then. A re-post also re-queues a failed
+    issue: it resumes after its last finished batch."""
+    from redis.exceptions import RedisError
+
+    issue, _ = create_issue(template_id, audience, key, operator_id)
+    if issue.state == "done":
+        return issue
+    try:
+        queued = enqueue_issue(issue.id)
+    except RedisError:
+        log.exception("coupon issue %s recorded but not queued", issue.id)
+        raise ServiceUnavailable(f"Issue {issue.id} is recorded but could not be queued; post it again with key "
+                                 f"{issue.key} to queue it.", code="coupon_issue_not_queued") from None
+    if queued and issue.state == "failed":
+        # Conditional: a worker that already picked the job up has moved it to running.
+        db.session.execute(update(CouponIssue).where(CouponIssue.id == issue.id, CouponIssue.state == "failed")
+                           .values(state="queued"))
+        db.session.commit()
+    return issue
 
 
 def get_issue(template_id: int, issue_id: int) -> CouponIssue:
@@ -906,10 +992,19 @@ def _issue_batch(issue_id: int, batch_size: int) -> tuple[int, int, int, int] | 
     return len(member_ids), len(todo), len(have), failed
 
 
-def run_issue(issue_id: int, batch_size: int = ISSUE_BATCH) -> dict:
+JOB_ERROR_PREFIX = "job failed: "
+
+
+def run_issue(issue_id: int, batch_size: int = ISSUE_BATCH, *, last_try: bool = True) -> dict:
     """The job: issue to the audience in keyset batches of members, each batch its own transaction.
     Killed and re-run, it resumes after the last finished batch; a batch redone after a crash between insert
-    and commit is harmless because (template, member, issue key) is unique. Out of stock: counted as failed."""
+    and commit is harmless because (template, member, issue key) is unique. Out of stock: counted as failed.
+
+    An exception is written on the issue before it propagates, so whoever polls the issue sees why: with a
+    retry to come (`last_try` false) the issue stays running with the error, after the last try it is failed.
+    A later successful run clears that error (an out-of-stock or stopped-template note stays)."""
+    from app import jobs as job_runtime
+
     issue = db.session.get(CouponIssue, issue_id)
     if issue is None:
         raise NotFound(f"Issue {issue_id} does not exist.", code="coupon_issue_not_found")
@@ -918,28 +1013,49 @@ def run_issue(issue_id: int, batch_size: int = ISSUE_BATCH) -> dict:
         return counts
     issue.state = "running"
     db.session.commit()
-    retries = 0
-    while True:
-        try:
-            step = _issue_batch(issue_id, batch_size)
-        except IntegrityError:  # a concurrent runner of the same issue inserted first: redo the batch
-            db.session.rollback()
-            retries += 1
-            if retries > 3:
-                raise
-            continue
-        if step is None:
-            break
-        scanned, issued, skipped, failed = step
-        counts["scanned"] += scanned
-        counts["changed"] += issued
-        counts["skipped"] += skipped
-        counts["failed"] += failed
-    issue = db.session.get(CouponIssue, issue_id)
-    issue.state = "done"
-    issue.finished_at = clock.now()
-    db.session.commit()
+    try:
+        retries = 0
+        while True:
+            try:
+                step = _issue_batch(issue_id, batch_size)
+            except IntegrityError:  # a concurrent runner of the same issue inserted first: redo the batch
+                db.session.rollback()
+                retries += 1
+                if retries > 3:
+                    raise
+                continue
+            if step is None:
+                break
+            scanned, issued, skipped, failed = step
+            counts["scanned"] += scanned
+            counts["changed"] += issued
+            counts["skipped"] += skipped
+            counts["failed"] += failed
+            job_runtime.batch_done(counts)
+        issue = db.session.get(CouponIssue, issue_id)
+        issue.state = "done"
+        issue.finished_at = clock.now()
+        if issue.error and issue.error.startswith(JOB_ERROR_PREFIX):
+            issue.error = None
+        db.session.commit()
+    except Exception as exc:
+        db.session.rollback()
+        _record_issue_failure(issue_id, exc, final=last_try)
+        raise
     return counts
+
+
+def _record_issue_failure(issue_id: int, exc: Exception, *, final: bool) -> None:
+    """Best effort: when the database itself is what failed, the job run's row (its own connection) and the
+    RQ failed registry still say why."""
+    message = "".join(traceback.format_exception_only(exc)).strip()
+    try:
+        db.session.execute(update(CouponIssue).where(CouponIssue.id == issue_id, CouponIssue.state != "done").values(
+            state="failed" if final else "running", error=(JOB_ERROR_PREFIX + message)[:500]))
+        db.session.commit()
+    except Exception:  # noqa: BLE001 - the original error is the one to raise
+        db.session.rollback()
+        log.exception("could not record the failure of coupon issue %s", issue_id)
 
 
 # --- expiry ---------------------------------------------------------------------------------------------

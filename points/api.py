@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.auth import (
+    STORE_ROLES,
     admin_required,
     current_identity,
     current_member_id,
@@ -175,8 +176,16 @@ class RefundsView(MethodView):
     @staff_required
     @pos_blp.arguments(RefundIn)
     @pos_blp.response(201, RefundOut)
+    @pos_blp.doc(description=f"Caller: {', '.join(STORE_ROLES)}.\n\n"
+                 "Coupons: a partial refund keeps the coupons used (the discount stays with the items kept, and "
+                 "a coupon cannot be split); the refund that makes the purchase fully refunded (one refund or the "
+                 "sum of several) restores its coupons that have not expired yet, to be used again. Expired ones "
+                 "stay used.")
     def post(self, body, order_no):
-        """Refund part or all of a purchase of this store (idempotent by refund_no)."""
+        """Refund part or all of a purchase of this store (idempotent by refund_no).
+
+        A partial refund keeps the coupons used; a full refund restores the unexpired ones (the OpenAPI
+        description above says it to the till, since the role decorator replaces a docstring's body)."""
         return purchases.refund(current_store_id(), order_no, body)
 
 

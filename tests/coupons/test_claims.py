@@ -48,6 +48,8 @@ def test_claim_refusals(client, tiers, at):
     stopped = template(active=False)
     hidden = template(claimable=False)
     gold = template(audience={"tiers": ["gold"]})
+    db.session.add(MemberTag(member_id=member().id, tag="vip-club"))  # a tag must be in use to be targeted
+    db.session.commit()
     vip_tag = template(audience={"tags": ["vip-club"]})
     later = template(claim_start="2026-03-02T00:00:00+08:00")
     over = template(claim_end="2026-03-01T09:00:00+08:00")

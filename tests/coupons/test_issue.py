@@ -29,7 +29,7 @@ def test_issue_by_tier_enqueues_a_job_and_reports_progress(client, marketing, ti
     queue = Queue("grants", connection=get_redis())
     assert queue.count == 1 and queue.jobs[0].func_name == "coupons.jobs.issue_coupons"
     assert AuditLog.query.filter_by(action="coupon_template.issue").count() == 1
-    assert jobs.issue_coupons(*queue.jobs[0].args) == {"scanned": 5, "changed": 5, "skipped": 0, "failed": 0}
+    assert jobs.issue_coupons(**queue.jobs[0].kwargs) == {"scanned": 5, "changed": 5, "skipped": 0, "failed": 0}
     progress = client.get(f"/api/v1/admin/coupon-templates/{t.id}/issues/{issue['id']}", headers=marketing)
     assert progress.status_code == 200
     assert {k: progress.get_json()[k] for k in ("state", "issued", "skipped", "failed")} == {
@@ -68,9 +68,12 @@ def test_audiences_tags_birthday_month_and_all(tiers):
     db.session.commit()
     by_month, _ = service.create_issue(t.id, {"birthday_month": 5}, None, None)
     service.run_issue(by_month.id)
-    by_tag, _ = service.create_issue(t.id, {"tags": ["coffee-lover", "nobody"]}, None, None)
+    db.session.add(MemberTag(member_id=may.id, tag="tea-lover"))  # any of the tags: the May member had one
+    db.session.commit()
+    by_tag, _ = service.create_issue(t.id, {"tags": ["coffee-lover", "tea-lover"]}, None, None)
     service.run_issue(by_tag.id)
-    assert {(c.member_id, c.issue_id) for c in Coupon.query.all()} == {(may.id, by_month.id), (tagged.id, by_tag.id)}
+    assert {(c.member_id, c.issue_id) for c in Coupon.query.all()} == {
+        (may.id, by_month.id), (may.id, by_tag.id), (tagged.id, by_tag.id)}
     everyone, _ = service.create_issue(t.id, {"all_members": True}, None, None)
     assert service.run_issue(everyone.id)["changed"] == 3
 
@@ -116,3 +119,18 @@ def test_revoke_is_audited(client, marketing):
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "coupon_not_revocable"
     assert AuditLog.query.filter_by(action="coupon.revoke").count() == 1
     assert client.post(f"/api/v1/admin/coupons/{coupon.id}/revoke", json={}, headers=marketing).status_code == 422
+
+
+def test_unknown_tags_are_refused_and_nothing_is_written(client, marketing):
+    t = template(claimable=False)
+    db.session.add(MemberTag(member_id=member().id, tag="coffee-lover"))
+    db.session.commit()
+    for tags in (["no-such-tag"], ["coffee-lover", "no-such-tag"]):
+        response = _post(client, marketing, t.id, {"audience": {"tags": tags}, "key": "k"})
+        assert response.status_code == 422, response.get_json()
+        error = response.get_json()["error"]
+        assert error["code"] == "unknown_tag" and "no-such-tag" in error["fields"]["audience.tags"][0]
+    assert CouponIssue.query.count() == 0
+    assert AuditLog.query.filter_by(action="coupon_template.issue").count() == 0
+    assert Queue("grants", connection=get_redis()).count == 0
+    assert _post(client, marketing, t.id, {"audience": {"tags": ["coffee-lover"]}}).status_code == 202

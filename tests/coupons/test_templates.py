@@ -1,6 +1,7 @@
 """Template admin: validation, audit, frozen terms once issued, stopping."""
 from __future__ import annotations
 
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -73,7 +74,8 @@ def test_bad_template_is_refused_and_changes_nothing(client, marketing, tiers, c
 def test_missing_required_fields(client, marketing):
     response = client.post("/api/v1/admin/coupon-templates", json={"title": "x"}, headers=marketing)
     assert response.status_code == 422
-    assert {"code", "kind", "validity"} <= set(response.get_json()["error"]["fields"])
+    assert {"kind", "validity"} <= set(response.get_json()["error"]["fields"])
+    assert "code" not in response.get_json()["error"]["fields"]  # optional: generated when absent
 
 
 def test_unknown_skus_and_categories_in_scope(client, marketing):
@@ -163,3 +165,65 @@ def test_concurrent_creates_of_one_code(app, marketing):
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = list(pool.map(create, range(6)))
     assert statuses.count(201) == 1 and statuses.count(409) == 5
+
+
+def test_unknown_audience_tags_are_refused_on_create_and_patch(client, marketing):
+    from app.extensions import db
+    from members.models import MemberTag
+
+    db.session.add(MemberTag(member_id=member().id, tag="tea-lover"))
+    db.session.commit()
+    response = client.post("/api/v1/admin/coupon-templates", headers=marketing,
+                           json={**BODY, "audience": {"tags": ["tea-lover", "no-such-tag"]}})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["error"]["code"] == "unknown_tag"
+    assert "no-such-tag" in response.get_json()["error"]["fields"]["audience.tags"][0]
+    assert CouponTemplate.query.count() == 0
+
+    created = client.post("/api/v1/admin/coupon-templates", headers=marketing,
+                          json={**BODY, "audience": {"tags": ["tea-lover"]}})
+    assert created.status_code == 201, created.get_json()
+    url = f"/api/v1/admin/coupon-templates/{created.get_json()['id']}"
+    bad = client.patch(url, headers=marketing, json={"audience": {"tags": ["no-such-tag"]}})
+    assert bad.status_code == 422 and "audience.tags" in bad.get_json()["error"]["fields"]
+    assert client.get(url, headers=marketing).get_json()["audience"]["tags"] == ["tea-lover"]
+    assert AuditLog.query.filter_by(action="coupon_template.update").count() == 0
+    # the tag leaves every member: the template can still be retitled or stopped
+    MemberTag.query.delete()
+    db.session.commit()
+    assert client.patch(url, headers=marketing, json={"title": "改名", "active": False}).status_code == 200
+
+
+def test_the_api_md_body_without_a_code_gets_a_generated_one(client, marketing):
+    body = {key: value for key, value in BODY.items() if key != "code"}
+    first = client.post("/api/v1/admin/coupon-templates", json=body, headers=marketing)
+    second = client.post("/api/v1/admin/coupon-templates", json=body, headers=marketing)
+    assert first.status_code == second.status_code == 201, first.get_json()
+    codes = [first.get_json()["code"], second.get_json()["code"]]
+    assert all(re.fullmatch(r"T[0-9A-F]{10}", code) for code in codes) and codes[0] != codes[1]
+    again = client.get(f"/api/v1/admin/coupon-templates/{first.get_json()['id']}", headers=marketing)
+    assert again.get_json()["code"] == codes[0]  # stable: stored, not derived
+    taken = client.post("/api/v1/admin/coupon-templates", json={**body, "code": codes[0]}, headers=marketing)
+    assert taken.status_code == 409 and taken.get_json()["error"]["code"] == "coupon_template_code_taken"
+
+
+@pytest.mark.parametrize("race", [False, True], ids=["seen-by-look-up", "caught-by-unique-index"])
+def test_a_generated_code_that_clashes_is_drawn_again(client, marketing, monkeypatch, race):
+    assert client.post("/api/v1/admin/coupon-templates", json={**BODY, "code": "TCLASH00001"},
+                       headers=marketing).status_code == 201
+    draws = iter(["TCLASH00001", "TFRESH00001"])
+    monkeypatch.setattr(service, "new_template_code", lambda: next(draws))
+    if race:  # another request inserts the code between the look-up and the flush
+        monkeypatch.setattr(service, "template_by_code", lambda code: None)
+    body = {key: value for key, value in BODY.items() if key != "code"}
+    response = client.post("/api/v1/admin/coupon-templates", json=body, headers=marketing)
+    assert response.status_code == 201 and response.get_json()["code"] == "TFRESH00001"
+    assert CouponTemplate.query.count() == 2
+
+
+def test_patching_to_a_taken_code_is_409(client, marketing):
+    assert client.post("/api/v1/admin/coupon-templates", json=BODY, headers=marketing).status_code == 201
+    other = client.post("/api/v1/admin/coupon-templates", json={**BODY, "code": "OTHER"}, headers=marketing)
+    response = client.patch(f"/api/v1/admin/coupon-templates/{other.get_json()['id']}", json={"code": "FULL100"},
+                            headers=marketing)
+    assert response.status_code == 409 and response.get_json()["error"]["code"] == "coupon_template_code_taken"
