@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import jwt
 from flask import current_app, g, request
+from flask_smorest.utils import load_info_from_docstring
 
 from app import clock
 from app.errors import Forbidden, Unauthorized
@@ -85,7 +86,9 @@ def _documented(func: Callable, roles: str) -> Callable:
     doc = getattr(func, "_apidoc", {})
     manual = doc.setdefault("manual_doc", {})
     manual["security"] = [{"bearer": []}]
-    manual.setdefault("description", f"Caller: {roles}.")
+    if "description" not in manual:  # keep the docstring's own description (after its summary line) too
+        written = load_info_from_docstring(func.__doc__ or "").get("description")
+        manual["description"] = f"Caller: {roles}." + (f"\n\n{written}" if written else "")
     func._apidoc = doc
     return func
 

@@ -157,3 +157,20 @@ def test_audit_rows_name_the_operator(client, operator_token):
         assert response.status_code == 201, response.get_json()
     rows = db.session.scalars(db.select(AuditLog).where(AuditLog.action == "product.create").order_by(AuditLog.id))
     assert [(r.actor_kind, r.actor_name) for r in rows] == [("operator", "mkt-ann"), ("operator", "mkt-bob")]
+
+
+def test_role_decorators_keep_the_docstrings_description():
+    from app.auth import member_required
+
+    @member_required
+    def route():
+        """Summary line.
+
+        What the route does, at length."""
+
+    @member_required
+    def terse():
+        """Only a summary."""
+
+    assert route._apidoc["manual_doc"]["description"] == "Caller: member.\n\nWhat the route does, at length."
+    assert terse._apidoc["manual_doc"]["description"] == "Caller: member."
