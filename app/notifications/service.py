@@ -73,13 +73,23 @@ def _insert_rows(kind: str, items: list[Item]) -> list[int]:
     rows = [{"member_id": item.member_id, "kind": kind, "idempotency_key": item.key, "template_id": template,
              "data": item.data, "page": KINDS[kind][1], "state": "pending", "attempts": 0, "created_at": now}
             for item in items]
-    stmt = construct(Notification).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return list(db.session.scalars(stmt.returning(Notification.id)))
+    ids: list[int] = []
+    for start in range(0, len(rows), 1000):  # multi-row VALUES: stay under SQLite's bound-parameter limit
+        stmt = (construct(Notification).values(rows[start:start + 1000])
+                .on_conflict_do_nothing(index_elements=["idempotency_key"]))
+        ids.extend(db.session.scalars(stmt.returning(Notification.id)))
+    return ids
 
 
 def notify(member_id: int, kind: str, key: str, data: dict) -> None:
     """Record one message inside the caller's transaction (an event handler's); sent after it commits."""
-    ids = _insert_rows(kind, [Item(member_id, key, data)])
+    notify_many(kind, [Item(member_id, key, data)])
+
+
+def notify_many(kind: str, items: list[Item]) -> None:
+    """Record a batch's messages in one statement inside the caller's transaction; after it commits they
+    are queued as one delivery job (create_many is the form that commits itself, for reminder jobs)."""
+    ids = _insert_rows(kind, items)
     db.session.info.setdefault("notifications_to_send", []).extend(ids)
 
 
