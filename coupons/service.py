@@ -21,7 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, extract, func, insert, or_, select, update
+from sqlalchemy import exists, extract, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
@@ -29,6 +29,7 @@ from app.audit import service as audit
 from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
+from app.sql import insert_many
 from coupons.models import Coupon, CouponIssue, CouponTemplate
 from members.models import Member, MemberTag, Tier
 from points.models import Purchase
@@ -312,21 +313,23 @@ def _take_stock(template_id: int, count: int = 1) -> bool:
     return result.rowcount == 1
 
 
-def _coupon_row(t: CouponTemplate, member_id: int, *, key: str, source: str, reason: str | None, now: datetime,
-                issue_id: int | None = None) -> dict:
-    """The columns of a new coupon, however it is issued (claim, grant, targeted issue): the terms and the
+def _coupon_rows(t: CouponTemplate, grants: list[tuple[int, str]], *, source: str, reason: str | None,
+                 now: datetime, issue_id: int | None = None) -> list[dict]:
+    """The columns of new coupons, however they are issued (claim, grant, targeted issue): the terms and the
     validity are the template's at this moment, so later template edits change no coupon already held."""
     valid_from, valid_until = _validity_for_new(t, now)
-    return {"code": new_code(), "template_id": t.id, "member_id": member_id, "grant_key": key, "source": source,
-            "reason": reason, "issue_id": issue_id, "title": t.title, "kind": t.kind, "terms": _terms_snapshot(t),
-            "state": "available", "valid_from": valid_from, "valid_until": valid_until, "created_at": now}
+    terms = _terms_snapshot(t)
+    return [{"code": new_code(), "template_id": t.id, "member_id": member_id, "grant_key": key, "source": source,
+             "reason": reason, "issue_id": issue_id, "title": t.title, "kind": t.kind, "terms": terms,
+             "state": "available", "valid_from": valid_from, "valid_until": valid_until, "created_at": now}
+            for member_id, key in grants]
 
 
 def _issue_one(t: CouponTemplate, member_id: int, *, key: str, source: str, reason: str | None) -> Coupon:
     now = clock.now()
     if not _take_stock(t.id):
         raise Conflict(f"Coupon template {t.code} is out of stock.", code="coupon_out_of_stock")
-    coupon = Coupon(**_coupon_row(t, member_id, key=key, source=source, reason=reason, now=now))
+    coupon = Coupon(**_coupon_rows(t, [(member_id, key)], source=source, reason=reason, now=now)[0])
     db.session.add(coupon)
     db.session.flush()
     return coupon
@@ -334,13 +337,11 @@ def _issue_one(t: CouponTemplate, member_id: int, *, key: str, source: str, reas
 
 def _issue_rows(t: CouponTemplate, grants: list[tuple[int, str]], *, source: str, reason: str | None,
                 now: datetime, issue_id: int | None = None) -> None:
-    """Insert many coupons of one template whose stock the caller checked under the template's row lock:
-    one executemany (psycopg pipelines it: one round trip, not one per member)."""
+    """Insert many coupons of one template whose stock the caller checked under the template's row lock,
+    in one statement (app.sql.insert_many)."""
     if not grants:
         return
-    db.session.execute(insert(Coupon), [
-        _coupon_row(t, member_id, key=key, source=source, reason=reason, now=now, issue_id=issue_id)
-        for member_id, key in grants])
+    insert_many(Coupon.__table__, _coupon_rows(t, grants, source=source, reason=reason, now=now, issue_id=issue_id))
     t.issued_count += len(grants)
 
 

@@ -24,6 +24,7 @@ from wechatpy.exceptions import WeChatClientException
 from app import clock
 from app.extensions import db
 from app.notifications.models import Notification, NotificationDecline
+from app.sql import insert_many
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +69,11 @@ def _insert_rows(kind: str, items: list[Item]) -> list[int]:
     template = template_for(kind)
     if not template or not items:
         return []  # no template configured: this message is switched off
-    construct = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = clock.now()
     rows = [{"member_id": item.member_id, "kind": kind, "idempotency_key": item.key, "template_id": template,
              "data": item.data, "page": KINDS[kind][1], "state": "pending", "attempts": 0, "created_at": now}
             for item in items]
-    ids: list[int] = []
-    for start in range(0, len(rows), 1000):  # multi-row VALUES: stay under SQLite's bound-parameter limit
-        stmt = (construct(Notification).values(rows[start:start + 1000])
-                .on_conflict_do_nothing(index_elements=["idempotency_key"]))
-        ids.extend(db.session.scalars(stmt.returning(Notification.id)))
-    return ids
+    return [row.id for row in insert_many(Notification.__table__, rows, ignore_conflicts=True, returning=("id",))]
 
 
 def notify(member_id: int, kind: str, key: str, data: dict) -> None:

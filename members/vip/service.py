@@ -314,7 +314,7 @@ def expire_vips(day: date | str | None = None, batch_size: int = 500) -> dict:
     return counts
 
 
-def grant_vip_packs(period: str, first: date, batch_size: int = 500) -> dict:
+def grant_vip_packs(period: str, first: date, batch_size: int = 2000) -> dict:
     """The plan's monthly coupon pack to each member whose VIP is active in the month (once per month):
     keyset batches of members, their active periods and plans read per batch, granted set-based
     (tiers.grant_benefits) and committed batch by batch."""
