@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from datetime import date, datetime
 
-from sqlalchemy import Table, text
+from sqlalchemy import Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -52,3 +52,11 @@ def insert_many(table: Table, rows: list[dict], *, ignore_conflicts: bool = Fals
         return db.session.execute(stmt.returning(*(table.c[name] for name in returning)), rows).all()
     db.session.execute(stmt, rows)
     return []
+
+
+def any_of(column, values: list):
+    """`column IN values` as one array parameter on PostgreSQL (= ANY(:array)): a batch of thousands of ids
+    would otherwise be rendered and parsed as thousands of placeholders."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))

@@ -29,7 +29,7 @@ from app.audit import service as audit
 from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
-from app.sql import insert_many
+from app.sql import any_of, insert_many
 from coupons.models import Coupon, CouponIssue, CouponTemplate
 from members.models import Member, MemberTag, Tier
 from points.models import Purchase
@@ -402,7 +402,7 @@ def grant_many(items: list[GrantItem], *, reason: str) -> dict[int, ApiError]:
         select(CouponTemplate).where(CouponTemplate.id.in_(template_ids)).order_by(CouponTemplate.id)
         .with_for_update().execution_options(populate_existing=True))}
     member_ids = sorted({item.member_id for item in items})
-    known = set(db.session.scalars(select(Member.id).where(Member.id.in_(member_ids))))
+    known = set(db.session.scalars(select(Member.id).where(any_of(Member.id, member_ids))))
     have: set[tuple[int, int, str]] = set()
     for template_id in templates:
         mine = [item for item in items if item.template_id == template_id]

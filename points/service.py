@@ -18,7 +18,7 @@ from app import clock, events
 from app.db_types import UTCDateTime
 from app.errors import Conflict, NotFound
 from app.extensions import db
-from app.sql import insert_ignore
+from app.sql import any_of, insert_ignore
 from points.models import CREDIT_KINDS, DEBIT_KINDS, LedgerEntry, LotDraw, PointsAccount, PointsLot, PointsPolicy
 
 EXPIRING_SOON_DAYS = 30
@@ -65,7 +65,7 @@ def _select_locked(member_ids: list[int]) -> dict[int, PointsAccount]:
     """FOR UPDATE in member id order: the one order every writer of several accounts uses (expiry, grants),
     so two batches never deadlock. populate_existing: a re-lock sees what another transaction committed."""
     accounts = db.session.scalars(
-        select(PointsAccount).where(PointsAccount.member_id.in_(member_ids)).order_by(PointsAccount.member_id)
+        select(PointsAccount).where(any_of(PointsAccount.member_id, member_ids)).order_by(PointsAccount.member_id)
         .with_for_update().execution_options(populate_existing=True)
     )
     return {account.member_id: account for account in accounts}
@@ -88,7 +88,7 @@ def lock_accounts(member_ids: Iterable[int]) -> dict[int, PointsAccount]:
         db.session.execute(insert_ignore(PointsAccount.__table__).from_select(
             [columns.member_id, columns.available, columns.pending, columns.debt, columns.updated_at],
             select(Member.id, literal(0), literal(0), literal(0), literal(clock.now(), UTCDateTime))
-            .where(Member.id.in_(missing))))
+            .where(any_of(Member.id, missing))))
         accounts.update(_select_locked(missing))
         if len(accounts) < len(ids):
             raise NotFound("No such member.", code="member_not_found")
@@ -224,7 +224,7 @@ def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | No
     keys = sorted({item.key for item in credits})
     for start in range(0, len(keys), 1000):
         found.update((e.business_key, e) for e in db.session.scalars(select(LedgerEntry).where(
-            LedgerEntry.kind == kind, LedgerEntry.business_key.in_(keys[start:start + 1000]))))
+            LedgerEntry.kind == kind, any_of(LedgerEntry.business_key, keys[start:start + 1000]))))
     now = clock.now()
     expires = expires_at if expires_at is not None else expiry_for(now)
     created: dict[str, tuple[LedgerEntry, PointsLot]] = {}

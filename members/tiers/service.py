@@ -379,9 +379,14 @@ def pack_coupons(pack: list[dict], key: str) -> list[tuple[int, str]]:
 
 
 def already_granted(member_ids: list[int], benefit: str, period: str) -> set[int]:
-    """Who of a batch already has the grant: one query per batch instead of one per member."""
-    return set(db.session.scalars(select(BenefitGrant.member_id).where(
-        BenefitGrant.member_id.in_(member_ids), BenefitGrant.benefit == benefit, BenefitGrant.period == period)))
+    """Who of a batch already has the grant: one query per batch, a range on the unique index (member, benefit,
+    period) rather than IN (2000 ids), whose placeholders cost more to build and parse than the read itself."""
+    if not member_ids:
+        return set()
+    found = set(db.session.scalars(select(BenefitGrant.member_id).where(
+        BenefitGrant.member_id.between(min(member_ids), max(member_ids)), BenefitGrant.benefit == benefit,
+        BenefitGrant.period == period)))
+    return found & set(member_ids)
 
 
 def grant_benefits(benefit: str, period: str, gifts: list[Gift], *, reason: str, note: str | None = None) -> dict:

@@ -335,7 +335,8 @@ def grant_vip_packs(period: str, first: date, batch_size: int = 2000) -> dict:
         number += 1
         plan_of: dict[int, int] = {}
         for member_id, plan_id in db.session.execute(  # as active_period: the period ending last wins
-                select(VipPeriod.member_id, VipPeriod.plan_id).where(*active, VipPeriod.member_id.in_(member_ids))
+                select(VipPeriod.member_id, VipPeriod.plan_id)
+                .where(*active, VipPeriod.member_id.between(member_ids[0], member_ids[-1]))
                 .order_by(VipPeriod.member_id, VipPeriod.ends_at.asc())):
             plan_of[member_id] = plan_id
         plans = {p.id: p for p in db.session.scalars(select(VipPlan).where(VipPlan.id.in_(set(plan_of.values()))))}
