@@ -1,7 +1,8 @@
 """Coupons: templates, issuing (claim center, automatic grants, targeted issues), the till and expiry.
 
 The first five functions are the contract other domains call (the till, tiers, VIP, tasks, the mall);
-their names and signatures do not change. None of them commits: they run inside the caller's transaction.
+their names and signatures do not change; `grant_many` is `grant` for a whole batch of members (the grant
+jobs), and `grant` is implemented by it. None of them commits: they run inside the caller's transaction.
 The routes' own operations (claim, verify, template admin, targeted issue) commit once at their end.
 
 How a cart's coupon discount is computed (documented for the till and for marketing):
