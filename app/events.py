@@ -18,8 +18,10 @@ purchase_refunded = _events.signal("purchase-refunded")
 tier_changed = _events.signal("tier-changed")
 # kwargs: member_id -- emitted when nickname/birthday/phone change (profile task)
 profile_updated = _events.signal("profile-updated")
-# kwargs: member_id, entry_id, amount, reason -- points credited outside a purchase (task, grant, adjustment);
-# a purchase's earned points are announced by purchase_recorded. Received by app.notifications.handlers.
+# kwargs: credits: [{member_id, entry_id, amount, balance, reason}] -- points credited outside a purchase (task, grant,
+# adjustment), one send per ledger write: a single credit or a grant job's whole batch (so a batch records its
+# notifications in one statement); a purchase's earned points are announced by purchase_recorded.
+# Received by app.notifications.handlers.
 points_credited = _events.signal("points-credited")
 # kwargs: member_id, redemption_id, item (name), store (name or None) -- a redeemed gift is ready for pickup
 redemption_ready = _events.signal("redemption-ready")

@@ -1,7 +1,10 @@
 """SQL that differs by dialect, written once."""
 from __future__ import annotations
 
-from sqlalchemy import Table
+import json
+from datetime import date, datetime
+
+from sqlalchemy import Table, any_, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from app.extensions import db
@@ -11,3 +14,49 @@ def insert_ignore(table: Table):
     """INSERT ... ON CONFLICT DO NOTHING (PostgreSQL and SQLite): create-if-missing without a race."""
     construct = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     return construct(table).on_conflict_do_nothing()
+
+
+def _json_value(value):
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def insert_many(table: Table, rows: list[dict], *, ignore_conflicts: bool = False,
+                returning: tuple[str, ...] = ()) -> list:
+    """Insert many rows in one statement whatever their number; returns the `returning` columns of the rows
+    inserted (a conflict ignored returns nothing). Every row names the same columns, defaults included:
+    Python-side column defaults are not applied here.
+
+    On PostgreSQL the rows travel as one JSON parameter expanded by json_populate_recordset into the table's
+    row type: one short statement to parse and plan, where a multi-row VALUES list costs a placeholder per
+    value on both sides (measured: the grant jobs spent more time building and parsing VALUES than
+    inserting). SQLite gets an executemany, which SQLAlchemy batches into multi-row INSERTs."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    if db.session.get_bind().dialect.name == "postgresql":
+        names = ", ".join(f'"{name}"' for name in columns)
+        sql = (f'INSERT INTO "{table.name}" ({names}) SELECT {names} '
+               f'FROM json_populate_recordset(NULL::"{table.name}", CAST(:rows AS json))')
+        if ignore_conflicts:
+            sql += " ON CONFLICT DO NOTHING"
+        if returning:
+            sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
+        result = db.session.execute(text(sql), {"rows": json.dumps(rows, default=_json_value, ensure_ascii=False)})
+        return result.all() if returning else []
+    stmt = sqlite.insert(table)
+    if ignore_conflicts:
+        stmt = stmt.on_conflict_do_nothing()
+    if returning:
+        return db.session.execute(stmt.returning(*(table.c[name] for name in returning)), rows).all()
+    db.session.execute(stmt, rows)
+    return []
+
+
+def any_of(column, values: list):
+    """`column IN values` as one array parameter on PostgreSQL (= ANY(:array)): a batch of thousands of ids
+    would otherwise be rendered and parsed as thousands of placeholders."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(list(values))

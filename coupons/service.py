@@ -1,7 +1,8 @@
 """Coupons: templates, issuing (claim center, automatic grants, targeted issues), the till and expiry.
 
 The first five functions are the contract other domains call (the till, tiers, VIP, tasks, the mall);
-their names and signatures do not change. None of them commits: they run inside the caller's transaction.
+their names and signatures do not change; `grant_many` is `grant` for a whole batch of members (the grant
+jobs), and `grant` is implemented by it. None of them commits: they run inside the caller's transaction.
 The routes' own operations (claim, verify, template admin, targeted issue) commit once at their end.
 
 How a cart's coupon discount is computed (documented for the till and for marketing):
@@ -19,9 +20,10 @@ import logging
 import secrets
 import traceback
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, extract, func, insert, or_, select, update
+from sqlalchemy import exists, extract, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
@@ -29,6 +31,7 @@ from app.audit import service as audit
 from app.errors import ApiError, Conflict, Forbidden, NotFound, ServiceUnavailable, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
+from app.sql import any_of, insert_many
 from coupons.models import STATES, Coupon, CouponIssue, CouponTemplate
 from members.models import Member, MemberTag, Tier
 from points.models import Purchase
@@ -349,17 +352,49 @@ def _take_stock(template_id: int, count: int = 1) -> bool:
     return result.rowcount == 1
 
 
+def _coupon_rows(t: CouponTemplate, grants: list[tuple[int, str]], *, source: str, reason: str | None,
+                 now: datetime, issue_id: int | None = None) -> list[dict]:
+    """The columns of new coupons, however they are issued (claim, grant, targeted issue): the terms and the
+    validity are the template's at this moment, so later template edits change no coupon already held."""
+    valid_from, valid_until = _validity_for_new(t, now)
+    terms = _terms_snapshot(t)
+    return [{"code": new_code(), "template_id": t.id, "member_id": member_id, "grant_key": key, "source": source,
+             "reason": reason, "issue_id": issue_id, "title": t.title, "kind": t.kind, "terms": terms,
+             "state": "available", "valid_from": valid_from, "valid_until": valid_until, "created_at": now}
+            for member_id, key in grants]
+
+
 def _issue_one(t: CouponTemplate, member_id: int, *, key: str, source: str, reason: str | None) -> Coupon:
     now = clock.now()
     if not _take_stock(t.id):
         raise Conflict(f"Coupon template {t.code} is out of stock.", code="coupon_out_of_stock")
-    valid_from, valid_until = _validity_for_new(t, now)
-    coupon = Coupon(code=new_code(), template_id=t.id, member_id=member_id, grant_key=key, source=source,
-                    reason=reason, title=t.title, kind=t.kind, terms=_terms_snapshot(t), state="available",
-                    valid_from=valid_from, valid_until=valid_until, created_at=now)
+    coupon = Coupon(**_coupon_rows(t, [(member_id, key)], source=source, reason=reason, now=now)[0])
     db.session.add(coupon)
     db.session.flush()
     return coupon
+
+
+def _issue_rows(t: CouponTemplate, grants: list[tuple[int, str]], *, source: str, reason: str | None,
+                now: datetime, issue_id: int | None = None) -> None:
+    """Insert many coupons of one template whose stock the caller checked under the template's row lock,
+    in one statement (app.sql.insert_many)."""
+    if not grants:
+        return
+    insert_many(Coupon.__table__, _coupon_rows(t, grants, source=source, reason=reason, now=now, issue_id=issue_id))
+    t.issued_count += len(grants)
+
+
+def _already_issued(template_id: int, member_ids: list[int], keys: set[str]) -> set[tuple[int, str]]:
+    """(member, key) pairs of this template that exist. A range on the unique index (template, member, key),
+    not IN (1000 ids): PostgreSQL then reads only this batch's slice of the index instead of every coupon
+    of the template."""
+    if not member_ids:
+        return set()
+    rows = db.session.execute(select(Coupon.member_id, Coupon.grant_key).where(
+        Coupon.template_id == template_id, Coupon.member_id.between(min(member_ids), max(member_ids)),
+        Coupon.grant_key.in_(sorted(keys))))
+    wanted = set(member_ids)
+    return {(member_id, key) for member_id, key in rows if member_id in wanted}
 
 
 def _find_granted(member_id: int, template_id: int, key: str) -> Coupon | None:
@@ -367,34 +402,94 @@ def _find_granted(member_id: int, template_id: int, key: str) -> Coupon | None:
                                                   Coupon.grant_key == key))
 
 
+@dataclass(frozen=True)
+class GrantItem:
+    """One coupon a grant job wants a member to have, with its idempotency key."""
+
+    member_id: int
+    template_id: int
+    key: str
+
+
+def _refusal(t: CouponTemplate | None, template_id: int, now: datetime) -> ApiError | None:
+    if t is None:
+        return NotFound(f"Coupon template {template_id} does not exist.", code="coupon_template_not_found")
+    if not t.active:
+        return Conflict(f"Coupon template {t.code} is stopped.", code="coupon_template_stopped")
+    if _ended(t, now):
+        return Conflict(f"Coupon template {t.code} has ended.", code="coupon_template_ended")
+    return None
+
+
+def grant_many(items: list[GrantItem], *, reason: str) -> dict[int, ApiError]:
+    """Issue coupons automatically to many members at once (birthday gifts, tier and VIP packs), inside the
+    caller's transaction (no commit); `grant` is this with one item. All or nothing per member: a member any
+    of whose coupons cannot be issued (template missing, stopped, ended, out of stock; member unknown) gets
+    none of them and is returned with the reason, so the caller can leave their grant for a later run.
+    Idempotent: an existing (template, member, key) counts as issued and is not issued again.
+
+    The templates are locked (FOR UPDATE, in id order) before anything is read, so stock is counted once under
+    the lock and a concurrent grant of the same key waits and then finds the coupon (no savepoint needed).
+    Per template one range read of existing coupons and one executemany insert, whatever the batch size."""
+    from members.models import Member
+
+    if not items:
+        return {}
+    now = clock.now()
+    template_ids = sorted({item.template_id for item in items})
+    templates = {t.id: t for t in db.session.scalars(
+        select(CouponTemplate).where(CouponTemplate.id.in_(template_ids)).order_by(CouponTemplate.id)
+        .with_for_update().execution_options(populate_existing=True))}
+    member_ids = sorted({item.member_id for item in items})
+    known = set(db.session.scalars(select(Member.id).where(any_of(Member.id, member_ids))))
+    have: set[tuple[int, int, str]] = set()
+    for template_id in templates:
+        mine = [item for item in items if item.template_id == template_id]
+        have |= {(template_id, m, k) for m, k in _already_issued(
+            template_id, sorted({item.member_id for item in mine}), {item.key for item in mine})}
+    room = {t.id: None if t.stock is None else max(0, t.stock - t.issued_count) for t in templates.values()}
+    by_member: dict[int, list[GrantItem]] = {}
+    for item in items:
+        if (item.template_id, item.member_id, item.key) not in have:
+            by_member.setdefault(item.member_id, []).append(item)
+    failed: dict[int, ApiError] = {}
+    todo: dict[int, list[tuple[int, str]]] = {}
+    for member_id in sorted(by_member):  # stock runs out in member id order, the order of every batch
+        wanted = list(dict.fromkeys((i.template_id, i.key) for i in by_member[member_id]))
+        need: dict[int, int] = {}
+        for template_id, _ in wanted:
+            need[template_id] = need.get(template_id, 0) + 1
+        error = None if member_id in known else NotFound("No such member.", code="member_not_found")
+        for template_id, count in need.items():
+            t = templates.get(template_id)
+            error = error or _refusal(t, template_id, now)
+            if error is None and room[template_id] is not None and room[template_id] < count:
+                error = Conflict(f"Coupon template {t.code} is out of stock.", code="coupon_out_of_stock")
+        if error is not None:
+            failed[member_id] = error
+            continue
+        for template_id, count in need.items():
+            if room[template_id] is not None:
+                room[template_id] -= count
+        for template_id, key in wanted:
+            todo.setdefault(template_id, []).append((member_id, key))
+    for template_id, grants in todo.items():
+        _issue_rows(templates[template_id], grants, source="grant", reason=reason, now=now)
+    return failed
+
+
 def grant(member_id: int, template_id: int, *, key: str, reason: str) -> Coupon:
-    """Issue one coupon automatically (new member, birthday, tier/VIP pack, task reward, mall item), inside the
-    caller's transaction (no commit). Idempotent: the same (member, template, key) returns the first coupon,
-    enforced by a unique constraint (a concurrent twin loses inside a savepoint and gets the winner's coupon).
-    Takes stock (409 coupon_out_of_stock when none is left); the per-member limit is the claim center's rule
-    and does not apply: the caller's key decides how often a grant happens (e.g. once per member per year)."""
+    """Issue one coupon automatically (new member, task reward, mall item), inside the caller's transaction
+    (no commit). Idempotent: the same (member, template, key) returns the first coupon, enforced by a unique
+    constraint. Takes stock (409 coupon_out_of_stock when none is left); the per-member limit is the claim
+    center's rule and does not apply: the caller's key decides how often a grant happens."""
     existing = _find_granted(member_id, template_id, key)
     if existing is not None:
         return existing
-    template = get_template(template_id)
-    if db.session.get(Member, member_id) is None:
-        raise NotFound("No such member.", code="member_not_found")
-    if not template.active:
-        raise Conflict(f"Coupon template {template.code} is stopped.", code="coupon_template_stopped")
-    if _ended(template, clock.now()):
-        raise Conflict(f"Coupon template {template.code} has ended.", code="coupon_template_ended")
-    if db.session.get_bind().dialect.name == "sqlite":
-        # pysqlite's SAVEPOINT would commit the caller's transaction; SQLite serializes writers anyway, so the
-        # race the savepoint absorbs cannot give a duplicate there (the loser fails instead).
-        return _issue_one(template, member_id, key=key, source="grant", reason=reason)
-    try:
-        with db.session.begin_nested():
-            return _issue_one(template, member_id, key=key, source="grant", reason=reason)
-    except IntegrityError:
-        existing = _find_granted(member_id, template_id, key)
-        if existing is None:
-            raise
-        return existing
+    failed = grant_many([GrantItem(member_id, template_id, key)], reason=reason)
+    if member_id in failed:
+        raise failed[member_id]
+    return _find_granted(member_id, template_id, key)
 
 
 def grant_new_member_coupons(member_id: int) -> int:
@@ -956,11 +1051,7 @@ def _issue_batch(issue_id: int, batch_size: int) -> tuple[int, int, int, int] | 
     template = db.session.scalar(select(CouponTemplate).where(CouponTemplate.id == issue.template_id)
                                  .with_for_update().execution_options(populate_existing=True))
     key = f"issue:{issue.key}"
-    # A range on the unique index (template, member, key), not IN (1000 ids): PostgreSQL then reads only
-    # this batch's slice of the index instead of every coupon of the template.
-    have = set(db.session.scalars(select(Coupon.member_id).where(
-        Coupon.template_id == template.id, Coupon.member_id.between(member_ids[0], member_ids[-1]),
-        Coupon.grant_key == key))) & set(member_ids)
+    have = {member_id for member_id, _ in _already_issued(template.id, member_ids, {key})}
     todo = [m for m in member_ids if m not in have]
     now = clock.now()
     failed = 0
@@ -972,18 +1063,8 @@ def _issue_batch(issue_id: int, batch_size: int) -> tuple[int, int, int, int] | 
         failed += len(todo) - room
         todo = todo[:room]
         issue.error = "out of stock"
-    if todo:
-        valid_from, valid_until = _validity_for_new(template, now)
-        terms = _terms_snapshot(template)
-        # One executemany per batch (psycopg pipelines it: one round trip, not one per member).
-        db.session.execute(insert(Coupon), [
-            {"code": new_code(), "template_id": template.id, "member_id": member_id, "grant_key": key,
-             "source": "issue", "reason": f"issue {issue.id}", "issue_id": issue.id, "title": template.title,
-             "kind": template.kind, "terms": terms, "state": "available", "valid_from": valid_from,
-             "valid_until": valid_until, "created_at": now}
-            for member_id in todo
-        ])
-        template.issued_count += len(todo)
+    _issue_rows(template, [(member_id, key) for member_id in todo], source="issue", reason=f"issue {issue.id}",
+                now=now, issue_id=issue.id)
     issue.issued += len(todo)
     issue.skipped += len(have)
     issue.failed += failed

@@ -8,15 +8,17 @@ They do not commit: the calling service commits its whole operation (purchase, r
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, literal, or_, select
 
 from app import clock, events
+from app.db_types import UTCDateTime
 from app.errors import Conflict, NotFound
 from app.extensions import db
-from app.sql import insert_ignore
+from app.sql import any_of, insert_ignore
 from points.models import CREDIT_KINDS, DEBIT_KINDS, LedgerEntry, LotDraw, PointsAccount, PointsLot, PointsPolicy
 
 EXPIRING_SOON_DAYS = 30
@@ -59,32 +61,43 @@ def expiry_for(earned_at: datetime, policy: PointsPolicy | None = None) -> datet
 
 # --- accounts -----------------------------------------------------------------------------------------
 
-def _select_locked(member_id: int) -> PointsAccount | None:
-    return db.session.scalar(
-        select(PointsAccount).where(PointsAccount.member_id == member_id)
+def _select_locked(member_ids: list[int]) -> dict[int, PointsAccount]:
+    """FOR UPDATE in member id order: the one order every writer of several accounts uses (expiry, grants),
+    so two batches never deadlock. populate_existing: a re-lock sees what another transaction committed."""
+    accounts = db.session.scalars(
+        select(PointsAccount).where(any_of(PointsAccount.member_id, member_ids)).order_by(PointsAccount.member_id)
         .with_for_update().execution_options(populate_existing=True)
     )
+    return {account.member_id: account for account in accounts}
+
+
+def lock_accounts(member_ids: Iterable[int]) -> dict[int, PointsAccount]:
+    """The members' account rows, created if missing, locked until the transaction ends.
+
+    The common case (the accounts exist) is one SELECT ... FOR UPDATE. A first touch inserts the missing
+    accounts of known members only (INSERT .. SELECT FROM members .. ON CONFLICT DO NOTHING), so an unknown
+    member is a 404 without a failed statement that would abort the caller's transaction on PostgreSQL,
+    and a concurrent first insert is simply ignored."""
+    from members.models import Member
+
+    ids = sorted(set(member_ids))
+    accounts = _select_locked(ids)
+    missing = [member_id for member_id in ids if member_id not in accounts]
+    if missing:
+        columns = PointsAccount.__table__.c
+        db.session.execute(insert_ignore(PointsAccount.__table__).from_select(
+            [columns.member_id, columns.available, columns.pending, columns.debt, columns.updated_at],
+            select(Member.id, literal(0), literal(0), literal(0), literal(clock.now(), UTCDateTime))
+            .where(any_of(Member.id, missing))))
+        accounts.update(_select_locked(missing))
+        if len(accounts) < len(ids):
+            raise NotFound("No such member.", code="member_not_found")
+    return accounts
 
 
 def lock_account(member_id: int) -> PointsAccount:
-    """The member's account row, created if missing, locked until the transaction ends.
-
-    The common case (the account exists) is one SELECT ... FOR UPDATE. Only a first touch inserts, in a
-    savepoint: an unknown member fails the foreign key there (an IntegrityError that would otherwise abort
-    the caller's whole transaction on PostgreSQL) and becomes a 404; a concurrent first insert is ignored."""
-    account = _select_locked(member_id)
-    if account is not None:
-        return account
-    try:
-        with db.session.begin_nested():
-            db.session.execute(insert_ignore(PointsAccount.__table__).values(
-                member_id=member_id, available=0, pending=0, debt=0, updated_at=clock.now()))
-    except IntegrityError:
-        raise NotFound("No such member.", code="member_not_found") from None
-    account = _select_locked(member_id)
-    if account is None:
-        raise NotFound("No such member.", code="member_not_found")
-    return account
+    """One member's account, locked (see lock_accounts)."""
+    return lock_accounts([member_id])[member_id]
 
 
 def find_entry(kind: str, business_key: str) -> LedgerEntry | None:
@@ -93,13 +106,20 @@ def find_entry(kind: str, business_key: str) -> LedgerEntry | None:
     )
 
 
-def _write_entry(account: PointsAccount, delta: int, kind: str, key: str, cause_type: str, cause_id,
-                 expires_at: datetime | None = None, note: str | None = None) -> LedgerEntry:
-    entry = LedgerEntry(
+def _new_entry(account: PointsAccount, delta: int, kind: str, key: str, cause_type: str, cause_id,
+               expires_at: datetime | None = None, note: str | None = None) -> LedgerEntry:
+    """The ledger row of a change already applied to `account`: balance_after is read from the account here
+    and only here, so the single and the batch paths cannot disagree about it."""
+    return LedgerEntry(
         member_id=account.member_id, delta=delta, kind=kind, business_key=key, cause_type=cause_type,
         cause_id=None if cause_id is None else str(cause_id), balance_after=account.balance,
         expires_at=expires_at, note=note, created_at=clock.now(),
     )
+
+
+def _write_entry(account: PointsAccount, delta: int, kind: str, key: str, cause_type: str, cause_id,
+                 expires_at: datetime | None = None, note: str | None = None) -> LedgerEntry:
+    entry = _new_entry(account, delta, kind, key, cause_type, cause_id, expires_at, note)
     db.session.add(entry)
     db.session.flush()
     return entry
@@ -162,29 +182,79 @@ def _expire_due_lots(account: PointsAccount) -> None:
 
 # --- the public ledger operations ---------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class Credit:
+    """One credit of a batch (see credit_many)."""
+
+    member_id: int
+    amount: int
+    key: str
+    cause_type: str
+    cause_id: int | str | None = None
+    note: str | None = None
+
+
 def credit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
            available_at: datetime | None = None, expires_at: datetime | None = None,
            note: str | None = None) -> LedgerEntry:
     """Add points as a new lot. `available_at` in the future makes them pending (the return window);
     `expires_at` defaults to the policy's expiry counted from now. Idempotent by (kind, key)."""
+    return credit_many(kind, [Credit(member_id, amount, key, cause_type, cause_id, note)],
+                       available_at=available_at, expires_at=expires_at)[0][0]
+
+
+def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | None = None,
+                expires_at: datetime | None = None) -> list[tuple[LedgerEntry, bool]]:
+    """Credit many members at once (the grant jobs), with the same rules as one credit: it is `credit`'s
+    only implementation. Returns (entry, created) per credit, in order; a key already in the ledger
+    (or repeated in `credits`) returns the first entry and changes nothing.
+
+    The statements do not grow with the batch: lock the accounts (one SELECT ... FOR UPDATE in member id
+    order), read which keys exist (one SELECT; stable, since every credit of a member holds its account
+    lock first), then one flush inserts the entries, another the lots and the account updates. Lots and
+    balance_after are computed account by account in order, so several credits of one member stack."""
     if kind not in CREDIT_KINDS:
         raise ValueError(f"{kind} is not a credit kind")
-    _check_amount(amount)
-    account = lock_account(member_id)
-    existing = find_entry(kind, key)
-    if existing is not None:
-        return existing
+    for item in credits:
+        _check_amount(item.amount)
+    if not credits:
+        return []
+    accounts = lock_accounts(item.member_id for item in credits)
+    found: dict[str, LedgerEntry] = {}
+    keys = sorted({item.key for item in credits})
+    for start in range(0, len(keys), 1000):
+        found.update((e.business_key, e) for e in db.session.scalars(select(LedgerEntry).where(
+            LedgerEntry.kind == kind, any_of(LedgerEntry.business_key, keys[start:start + 1000]))))
     now = clock.now()
     expires = expires_at if expires_at is not None else expiry_for(now)
-    lot = _add_lot(account, amount, available_at or now, expires)
-    entry = _write_entry(account, amount, kind, key, cause_type, cause_id, expires, note)
-    lot.entry_id = entry.id
-    db.session.add(lot)
-    db.session.flush()
-    if kind != "earn":  # a purchase's earn is announced by purchase_recorded, with its order number
-        events.points_credited.send(None, member_id=member_id, entry_id=entry.id, amount=amount,
-                                    reason=note or cause_type)
-    return entry
+    created: dict[str, tuple[LedgerEntry, PointsLot]] = {}
+    for item in credits:
+        if item.key in found or item.key in created:
+            continue
+        account = accounts[item.member_id]
+        lot = _add_lot(account, item.amount, available_at or now, expires)
+        entry = _new_entry(account, item.amount, kind, item.key, item.cause_type, item.cause_id, expires, item.note)
+        created[item.key] = (entry, lot)
+    if created:
+        db.session.add_all([entry for entry, _ in created.values()])
+        db.session.flush()
+        for entry, lot in created.values():
+            lot.entry_id = entry.id
+        db.session.add_all([lot for _, lot in created.values()])
+        db.session.flush()
+        if kind != "earn":  # a purchase's earn is announced by purchase_recorded, with its order number
+            events.points_credited.send(None, credits=[
+                {"member_id": entry.member_id, "entry_id": entry.id, "amount": entry.delta,
+                 "balance": entry.balance_after, "reason": entry.note or entry.cause_type}
+                for entry, _ in created.values()])
+    results, seen = [], set()
+    for item in credits:
+        if item.key in created and item.key not in seen:
+            seen.add(item.key)
+            results.append((created[item.key][0], True))
+        else:
+            results.append((found[item.key] if item.key in found else created[item.key][0], False))
+    return results
 
 
 def debit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,

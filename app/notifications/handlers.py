@@ -40,9 +40,11 @@ def on_purchase_recorded(sender, member_id: int, purchase_id: int, **_) -> None:
                     "reason": f"消费 {purchase.order_no}"})
 
 
-def on_points_credited(sender, member_id: int, entry_id: int, amount: int, reason: str | None = None, **_) -> None:
-    service.notify(member_id, "points_credited", f"points_credited:{entry_id}",
-                   {"points": amount, "balance": _balance(member_id), "reason": reason or ""})
+def on_points_credited(sender, credits: list[dict], **_) -> None:
+    service.notify_many("points_credited", [
+        service.Item(c["member_id"], f"points_credited:{c['entry_id']}",
+                     {"points": c["amount"], "balance": c["balance"], "reason": c.get("reason") or ""})
+        for c in credits])
 
 
 def on_redemption_ready(sender, member_id: int, redemption_id: int, item: str = "", store=None, **_) -> None:

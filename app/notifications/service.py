@@ -24,6 +24,7 @@ from wechatpy.exceptions import WeChatClientException
 from app import clock
 from app.extensions import db
 from app.notifications.models import Notification, NotificationDecline
+from app.sql import insert_many
 
 log = logging.getLogger(__name__)
 
@@ -68,18 +69,22 @@ def _insert_rows(kind: str, items: list[Item]) -> list[int]:
     template = template_for(kind)
     if not template or not items:
         return []  # no template configured: this message is switched off
-    construct = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
     now = clock.now()
     rows = [{"member_id": item.member_id, "kind": kind, "idempotency_key": item.key, "template_id": template,
              "data": item.data, "page": KINDS[kind][1], "state": "pending", "attempts": 0, "created_at": now}
             for item in items]
-    stmt = construct(Notification).values(rows).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    return list(db.session.scalars(stmt.returning(Notification.id)))
+    return [row.id for row in insert_many(Notification.__table__, rows, ignore_conflicts=True, returning=("id",))]
 
 
 def notify(member_id: int, kind: str, key: str, data: dict) -> None:
     """Record one message inside the caller's transaction (an event handler's); sent after it commits."""
-    ids = _insert_rows(kind, [Item(member_id, key, data)])
+    notify_many(kind, [Item(member_id, key, data)])
+
+
+def notify_many(kind: str, items: list[Item]) -> None:
+    """Record a batch's messages in one statement inside the caller's transaction; after it commits they
+    are queued as one delivery job (create_many is the form that commits itself, for reminder jobs)."""
+    ids = _insert_rows(kind, items)
     db.session.info.setdefault("notifications_to_send", []).extend(ids)
 
 

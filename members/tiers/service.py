@@ -12,22 +12,24 @@ from __future__ import annotations
 import calendar
 import logging
 import re
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from sqlalchemy import extract, func, or_, select
+from sqlalchemy import delete, extract, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events
 from app.audit import service as audit
-from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
-from app.sql import insert_ignore
+from app.sql import insert_ignore, insert_many
 from members.models import Member, Tier
 from members.tiers.models import DOWNGRADE_MODES, REFUND_MODES, BenefitGrant, GrowthEvent, TierChange, TierPolicy
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
+GRANT_BATCH = 2000  # grants are set-based: a batch costs the same few statements at 500 or 2000 members
 MAX_CATCH_UP = 20
 REVIEW_RESET = "review_reset"  # the growth log row of a downgrade: lifetime growth lowered to the new tier
 TIER_FIELDS = ("code", "name", "rank", "growth_threshold", "retention_threshold", "benefits", "review_rule",
@@ -364,39 +366,82 @@ def gift_day(birthday: date, year: int, when: str) -> date:
     return day.replace(day=1) if when == "month_start" else day
 
 
-def _grant_coupons(member_id: int, templates: list[tuple[int, int]], key: str, reason: str) -> None:
+@dataclass
+class Gift:
+    """What one member is to receive for a benefit and period: the payload recorded with the grant, points
+    (0 for none) and coupons as (template id, idempotency key)."""
+
+    member_id: int
+    source: str
+    payload: dict
+    points: int = 0
+    points_key: str = ""
+    coupons: list[tuple[int, str]] = field(default_factory=list)
+
+
+def pack_coupons(pack: list[dict], key: str) -> list[tuple[int, str]]:
+    """A coupon pack's coupons with their keys: `<key>:<template>:<n>`, n counting from 0 per template."""
+    return [(int(p["coupon_template_id"]), f"{key}:{p['coupon_template_id']}:{n}")
+            for p in pack for n in range(int(p.get("count", 1)))]
+
+
+def already_granted(member_ids: list[int], benefit: str, period: str) -> set[int]:
+    """Who of a batch already has the grant: one query per batch, a range on the unique index (member, benefit,
+    period) rather than IN (2000 ids), whose placeholders cost more to build and parse than the read itself."""
+    if not member_ids:
+        return set()
+    found = set(db.session.scalars(select(BenefitGrant.member_id).where(
+        BenefitGrant.member_id.between(min(member_ids), max(member_ids)), BenefitGrant.benefit == benefit,
+        BenefitGrant.period == period)))
+    return found & set(member_ids)
+
+
+def grant_benefits(benefit: str, period: str, gifts: list[Gift], *, reason: str, note: str | None = None) -> dict:
+    """Grant a batch of gifts for one benefit and period inside the caller's transaction (the job commits
+    the batch); returns counts {changed, skipped, failed}. The statements do not grow with the batch.
+
+    1. INSERT .. ON CONFLICT DO NOTHING the `benefit_grants` rows: the unique (member, benefit, period) decides
+       who gives each gift; a concurrent run waits on our uncommitted rows and then skips them (`skipped`).
+    2. Lock the points accounts of the members getting points, before the coupon templates: the order a task
+       reward or a mall redemption takes them in (account, then template), so neither can deadlock with us.
+    3. coupons.grant_many: all of a member's coupons or none; a member refused one (stopped, ended, out of
+       stock) gets nothing: their grant row is deleted again and a later run retries them (`failed`).
+    4. points.credit_many for the rest, keyed per member and period like the coupons, and announced as a
+       batch of points_credited events (one notification statement)."""
     from coupons import service as coupons_service
+    from points import service as points_service
 
-    for template_id, count in templates:
-        for index in range(count):
-            coupons_service.grant(member_id, template_id, key=f"{key}:{template_id}:{index}", reason=reason)
+    counts = {"changed": 0, "skipped": 0, "failed": 0}
+    if not gifts:
+        return counts
+    now = clock.now()
+    owned: dict[int, int] = {}
+    rows = [{"member_id": g.member_id, "benefit": benefit, "period": period, "source": g.source,
+             "payload": g.payload, "created_at": now} for g in gifts]
+    owned.update(insert_many(BenefitGrant.__table__, rows, ignore_conflicts=True, returning=("member_id", "id")))
+    mine = [g for g in gifts if g.member_id in owned]
+    counts["skipped"] = len(gifts) - len(mine)
+    with_points = [g for g in mine if g.points > 0]
+    if with_points:
+        points_service.lock_accounts(g.member_id for g in with_points)
+    failed = coupons_service.grant_many(
+        [coupons_service.GrantItem(g.member_id, template_id, key) for g in mine for template_id, key in g.coupons],
+        reason=reason)
+    if failed:
+        for member_id, error in sorted(failed.items()):
+            log.warning("%s grant %s failed for member %s: %s", benefit, period, member_id, error.code)
+        db.session.execute(delete(BenefitGrant).where(BenefitGrant.id.in_([owned[m] for m in failed])))
+    points_service.credit_many("grant", [
+        points_service.Credit(g.member_id, g.points, g.points_key, benefit, owned[g.member_id], note)
+        for g in with_points if g.member_id not in failed])
+    counts["failed"] = len(failed)
+    counts["changed"] = len(mine) - len(failed)
+    return counts
 
 
-def _granted(member_ids: list[int], benefit: str, period: str) -> set[int]:
-    """Who of a batch already has the grant: one query per batch instead of one per member."""
-    return set(db.session.scalars(select(BenefitGrant.member_id).where(
-        BenefitGrant.member_id.in_(member_ids), BenefitGrant.benefit == benefit, BenefitGrant.period == period)))
-
-
-def _grant(member: Member, benefit: str, period: str, source: str, payload: dict, grant_fn,
-           checked: bool = False) -> str:
-    """One grant in a savepoint: 'changed', 'skipped' (already granted) or 'failed' (logged).
-    The unique key decides in the end; `checked` says the caller already looked for earlier grants."""
-    if not checked and _granted([member.id], benefit, period):
-        return "skipped"
-    try:
-        with db.session.begin_nested():
-            row = BenefitGrant(member_id=member.id, benefit=benefit, period=period, source=source, payload=payload,
-                               created_at=clock.now())
-            db.session.add(row)
-            db.session.flush()
-            grant_fn(row)
-        return "changed"
-    except IntegrityError:  # a concurrent run granted it first
-        return "skipped"
-    except (ApiError, ValueError):
-        log.exception("%s grant %s failed for member %s", benefit, period, member.id)
-        return "failed"
+def _add(counts: dict, part: dict) -> None:
+    for name, value in part.items():
+        counts[name] += value
 
 
 def _birthday_candidates(day: date):
@@ -409,40 +454,41 @@ def _birthday_candidates(day: date):
     return Member.birthday.is_not(None), extract("month", Member.birthday) == day.month, or_(*day_match)
 
 
-def grant_birthday_gifts(day: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
-    """Give each member whose gift day is `day` their tier's birthday gift, once per year."""
-    from points import service as points_service
+def batch_checkpoint(job: str, batch: int) -> None:
+    """Between a batch's writes and its commit. A no-op: tests replace it to crash a run mid-batch."""
 
+
+def grant_birthday_gifts(day: date | str | None = None, batch_size: int = GRANT_BATCH) -> dict:
+    """Give each member whose gift day is `day` their tier's birthday gift, once per year: keyset batches of
+    members, each granted set-based (grant_benefits) and committed on its own. The tier's benefit table is
+    read per batch, so a gift is what the member's tier gives at the time of the grant."""
     day = as_day(day)
-    counts, last_id = _counts(), 0
+    period = str(day.year)
+    counts, last_id, number = _counts(), 0, 0
     while True:
-        batch = list(db.session.scalars(
-            select(Member).where(*_birthday_candidates(day), Member.id > last_id)
-            .order_by(Member.id).limit(batch_size)))
+        batch = db.session.execute(
+            select(Member.id, Member.birthday, Member.tier_id).where(*_birthday_candidates(day), Member.id > last_id)
+            .order_by(Member.id).limit(batch_size)).all()
         if not batch:
             break
-        done = _granted([m.id for m in batch], "birthday", str(day.year))
-        for member in batch:
-            counts["scanned"] += 1
-            if member.id in done:
-                counts["skipped"] += 1
-                continue
-            gift = ((member.tier.benefits or {}) if member.tier else {}).get("birthday_gift") or {}
+        number += 1
+        tiers = {t.id: t for t in ladder()}
+        done = already_granted([m.id for m in batch], "birthday", period)
+        gifts = []
+        for member_id, birthday, tier_id in batch:
+            tier = tiers.get(tier_id)
+            gift = ((tier.benefits or {}) if tier else {}).get("birthday_gift") or {}
             points = int(gift.get("points") or 0)
-            templates = [(t, 1) for t in gift.get("coupon_template_ids") or []]
-            when = gift.get("when", "birthday")
-            if (not points and not templates) or gift_day(member.birthday, day.year, when) != day:
-                counts["skipped"] += 1
+            key = f"birthday:{member_id}:{day.year}"
+            coupons = [(int(t), f"{key}:{t}:0") for t in gift.get("coupon_template_ids") or []]
+            if member_id in done or (not points and not coupons) \
+                    or gift_day(birthday, day.year, gift.get("when", "birthday")) != day:
                 continue
-
-            def give(row: BenefitGrant, member_id: int = member.id, points: int = points, templates=templates) -> None:
-                if points:
-                    points_service.credit(member_id, points, kind="grant", key=f"birthday:{member_id}:{day.year}",
-                                          cause_type="birthday", cause_id=row.id, note="birthday gift")
-                _grant_coupons(member_id, templates, f"birthday:{member_id}:{day.year}", "birthday")
-
-            source = f"tier:{member.tier.code}"
-            counts[_grant(member, "birthday", str(day.year), source, dict(gift), give, checked=True)] += 1
+            gifts.append(Gift(member_id, f"tier:{tier.code}", dict(gift), points, key, coupons))
+        counts["scanned"] += len(batch)
+        counts["skipped"] += len(batch) - len(gifts)
+        _add(counts, grant_benefits("birthday", period, gifts, reason="birthday", note="birthday gift"))
+        batch_checkpoint("birthday", number)
         db.session.commit()
         last_id = batch[-1].id
     return counts
@@ -479,48 +525,41 @@ def parse_month(month: date | str | None) -> tuple[str, date]:
     return f"{first.year:04d}-{first.month:02d}", first
 
 
-def grant_monthly_packs(month: date | str | None = None, batch_size: int = BATCH_SIZE) -> dict:
+def grant_monthly_packs(month: date | str | None = None, batch_size: int = GRANT_BATCH) -> dict:
     """The tier's monthly coupon pack to every member of a tier that has one, and the VIP plan's pack to
-    every member with an active VIP; once per member, benefit and month."""
+    every member with an active VIP; once per member, benefit and month. Keyset batches, each granted
+    set-based (grant_benefits) with the tier's pack as it is when the batch runs, and committed on its own."""
     from members.vip import service as vip_service
 
     period, first = parse_month(month)
-    counts = _counts()
-    packs = {t.id: (t, t.benefits.get("monthly_pack")) for t in ladder() if (t.benefits or {}).get("monthly_pack")}
-    last_id = 0
-    while packs:
-        batch = list(db.session.scalars(
-            select(Member).where(Member.tier_id.in_(list(packs)), Member.id > last_id)
-            .order_by(Member.id).limit(batch_size)))
+    counts, last_id, number = _counts(), 0, 0
+    while True:
+        packs = {t.id: t for t in ladder() if (t.benefits or {}).get("monthly_pack")}
+        if not packs:
+            break
+        batch = db.session.execute(
+            select(Member.id, Member.tier_id).where(Member.tier_id.in_(list(packs)), Member.id > last_id)
+            .order_by(Member.id).limit(batch_size)).all()
         if not batch:
             break
-        done = _granted([m.id for m in batch], "monthly_pack", period)
-        for member in batch:
-            counts["scanned"] += 1
-            if member.id in done:
-                counts["skipped"] += 1
+        number += 1
+        done = already_granted([m.id for m in batch], "monthly_pack", period)
+        gifts = []
+        for member_id, tier_id in batch:
+            if member_id in done:
                 continue
-            tier, pack = packs[member.tier_id]
-            templates = [(p["coupon_template_id"], p["count"]) for p in pack]
-
-            def give(row: BenefitGrant, member_id: int = member.id, templates=templates) -> None:
-                _grant_coupons(member_id, templates, f"monthly_pack:{member_id}:{period}", "tier_monthly_pack")
-
-            payload = {"monthly_pack": pack}
-            counts[_grant(member, "monthly_pack", period, f"tier:{tier.code}", payload, give, checked=True)] += 1
+            tier = packs[tier_id]
+            pack = tier.benefits["monthly_pack"]
+            gifts.append(Gift(member_id, f"tier:{tier.code}", {"monthly_pack": pack},
+                              coupons=pack_coupons(pack, f"monthly_pack:{member_id}:{period}")))
+        counts["scanned"] += len(batch)
+        counts["skipped"] += len(batch) - len(gifts)
+        _add(counts, grant_benefits("monthly_pack", period, gifts, reason="tier_monthly_pack"))
+        batch_checkpoint("monthly_pack", number)
         db.session.commit()
         last_id = batch[-1].id
     vip_counts = vip_service.grant_vip_packs(period, first, batch_size)
     return {name: counts[name] + vip_counts[name] for name in counts}
-
-
-def grant_benefit(member: Member, benefit: str, period: str, source: str, payload: dict,
-                  templates: list[tuple[int, int]], key: str, reason: str) -> str:
-    """A coupon-pack grant for other benefit sources (the VIP pack), with the same unique key rules."""
-    def give(row: BenefitGrant) -> None:
-        _grant_coupons(member.id, templates, key, reason)
-
-    return _grant(member, benefit, period, source, payload, give)
 
 
 def history(member_id: int, limit: int, cursor: str | None) -> dict:

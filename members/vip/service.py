@@ -314,34 +314,45 @@ def expire_vips(day: date | str | None = None, batch_size: int = 500) -> dict:
     return counts
 
 
-def grant_vip_packs(period: str, first: date, batch_size: int = 500) -> dict:
-    """The plan's monthly coupon pack to each member whose VIP is active in the month (once per month)."""
+def grant_vip_packs(period: str, first: date, batch_size: int = 2000) -> dict:
+    """The plan's monthly coupon pack to each member whose VIP is active in the month (once per month):
+    keyset batches of members, their active periods and plans read per batch, granted set-based
+    (tiers.grant_benefits) and committed batch by batch."""
     from members.tiers import service as tiers_service
 
     now = clock.now()
     month_start = clock.start_of_business_day(first)
     next_month = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
     moment = now if month_start <= now < clock.start_of_business_day(next_month) else month_start
-    counts, last_id = {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}, 0
+    active = (VipPeriod.starts_at <= moment, VipPeriod.ends_at > moment)
+    counts, last_id, number = {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}, 0, 0
     while True:
         member_ids = list(db.session.scalars(
-            select(VipPeriod.member_id).where(VipPeriod.starts_at <= moment, VipPeriod.ends_at > moment,
-                                              VipPeriod.member_id > last_id)
+            select(VipPeriod.member_id).where(*active, VipPeriod.member_id > last_id)
             .group_by(VipPeriod.member_id).order_by(VipPeriod.member_id).limit(batch_size)))
         if not member_ids:
             break
+        number += 1
+        plan_of: dict[int, int] = {}
+        for member_id, plan_id in db.session.execute(  # as active_period: the period ending last wins
+                select(VipPeriod.member_id, VipPeriod.plan_id)
+                .where(*active, VipPeriod.member_id.between(member_ids[0], member_ids[-1]))
+                .order_by(VipPeriod.member_id, VipPeriod.ends_at.asc())):
+            plan_of[member_id] = plan_id
+        plans = {p.id: p for p in db.session.scalars(select(VipPlan).where(VipPlan.id.in_(set(plan_of.values()))))}
+        done = tiers_service.already_granted(member_ids, "vip_pack", period)
+        gifts = []
         for member_id in member_ids:
-            counts["scanned"] += 1
-            vip = active_period(member_id, moment)
-            plan = db.session.get(VipPlan, vip.plan_id)
+            plan = plans[plan_of[member_id]]
             pack = (plan.benefits or {}).get("monthly_pack") or []
-            if not pack:
-                counts["skipped"] += 1
-                continue
-            member = db.session.get(Member, member_id)
-            templates = [(p["coupon_template_id"], p["count"]) for p in pack]
-            counts[tiers_service.grant_benefit(member, "vip_pack", period, f"vip:{plan.code}", {"monthly_pack": pack},
-                                               templates, f"vip_pack:{member_id}:{period}", "vip_monthly_pack")] += 1
+            if pack and member_id not in done:
+                coupons = tiers_service.pack_coupons(pack, f"vip_pack:{member_id}:{period}")
+                gifts.append(tiers_service.Gift(member_id, f"vip:{plan.code}", {"monthly_pack": pack}, coupons=coupons))
+        counts["scanned"] += len(member_ids)
+        counts["skipped"] += len(member_ids) - len(gifts)
+        for name, value in tiers_service.grant_benefits("vip_pack", period, gifts, reason="vip_monthly_pack").items():
+            counts[name] += value
+        tiers_service.batch_checkpoint("vip_pack", number)
         db.session.commit()
         last_id = member_ids[-1]
     return counts

@@ -4,7 +4,7 @@ KNOWN_TEMPLATES = {7, 8, 9}
 
 
 class CouponGrants:
-    """Stands in for coupons.service.grant/get_template (the coupons domain lands on its own branch)."""
+    """Stands in for coupons.service.grant/grant_many/get_template: records what the jobs ask for."""
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
@@ -28,6 +28,17 @@ class CouponGrants:
             self.calls.append({"member_id": member_id, "template_id": template_id, "key": key, "reason": reason})
         return {"template_id": template_id}
 
+    def grant_many(self, items, *, reason: str) -> dict:
+        """As the real one: all of a member's coupons or none, the refusal returned per member."""
+        from app.errors import Conflict
+
+        failed = {i.member_id: Conflict("out of stock", code="out_of_stock") for i in items
+                  if i.template_id in self.fail_for}
+        for item in items:
+            if item.member_id not in failed:
+                self.grant(item.member_id, item.template_id, key=item.key, reason=reason)
+        return failed
+
 
 @pytest.fixture
 def coupon_grants(monkeypatch):
@@ -36,4 +47,5 @@ def coupon_grants(monkeypatch):
     fake = CouponGrants()
     monkeypatch.setattr(coupons_service, "get_template", fake.get_template, raising=False)
     monkeypatch.setattr(coupons_service, "grant", fake.grant)
+    monkeypatch.setattr(coupons_service, "grant_many", fake.grant_many)
     return fake

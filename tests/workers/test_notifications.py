@@ -84,7 +84,8 @@ def test_declined_is_remembered_and_never_retried(wechat):
     assert (note.state, note.errcode) == ("declined", 43101)
     assert db.session.get(NotificationDecline, (member_id, "demo-tpl-tier-changed")) is not None
     tier_up(member_id, "platinum")  # a new message, same template: not even tried
-    events.points_credited.send(None, member_id=member_id, entry_id=77, amount=10, reason="签到")
+    events.points_credited.send(None, credits=[{"member_id": member_id, "entry_id": 77, "amount": 10,
+                                                "reason": "签到"}])
     db.session.commit()
     work()
     assert len(sends(wechat)) == 2  # the declined one, and the points message (another template)
