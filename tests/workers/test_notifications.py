@@ -84,7 +84,7 @@ def test_declined_is_remembered_and_never_retried(wechat):
     assert (note.state, note.errcode) == ("declined", 43101)
     assert db.session.get(NotificationDecline, (member_id, "demo-tpl-tier-changed")) is not None
     tier_up(member_id, "platinum")  # a new message, same template: not even tried
-    events.points_credited.send(None, credits=[{"member_id": member_id, "entry_id": 77, "amount": 10,
+    events.points_credited.send(None, credits=[{"member_id": member_id, "entry_id": 77, "amount": 10, "balance": 10,
                                                 "reason": "签到"}])
     db.session.commit()
     work()
