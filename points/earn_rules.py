@@ -24,8 +24,10 @@ How earn rules combine (also in README, "How earn rules combine"):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 from fractions import Fraction
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
@@ -142,8 +144,10 @@ def _used_today(member_id: int, rule_ids: list[int], day: date) -> dict[int, int
     return {rule_id: int(total) for rule_id, total in rows}
 
 
-def compute(member: Member, lines: list[dict], paid: int, day: date, policy: PointsPolicy) -> dict:
-    """Points a purchase of `lines` (with `total` after member prices) paying `paid` fen earns on `day`.
+def compute(member: Member, lines: list[dict], paid: int, day: date, policy: PointsPolicy | SimpleNamespace,
+            rules: Sequence[EarnRule | SimpleNamespace] | None = None) -> dict:
+    """Points a purchase of `lines` (with `total` after member prices) paying `paid` fen earns on `day`;
+    `rules` are the active earn rules (the till passes its cached copy, points.config), read when omitted.
 
     -> {"points", "applied_rules": [...], "rule_points": {rule_id: points}}; writes nothing."""
     membership = members_service.membership_multipliers(member.id, day)
@@ -161,7 +165,8 @@ def compute(member: Member, lines: list[dict], paid: int, day: date, policy: Poi
     if applied:
         applied[0]["points"] = membership_points - math.floor(base)  # what membership added over the base
     tier_code = member.tier.code if member.tier else None
-    rules = list(db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))))
+    if rules is None:
+        rules = list(db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))))
     bonus: dict[int, Fraction] = {}
     by_id = {r.id: r for r in rules}
     for line in lines:

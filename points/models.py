@@ -228,3 +228,13 @@ class EarnRuleUse(db.Model):
     business_date: Mapped[date] = mapped_column(Date)
     points: Mapped[int]
     released: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class ConfigVersion(db.Model):
+    """One row whose token changes in the same transaction as any write of the points policy, a product or
+    an earn rule (points.config.watch): each API process compares it with the token of its cached copy."""
+
+    __tablename__ = "points_config_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -107,11 +107,11 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
     spend = earn = None
     if quote["points_used"]:
         spend = ledger.debit(member.id, quote["points_used"], kind="spend", key=key, cause_type="purchase",
-                             cause_id=purchase.id, note=f"order {order_no}")
+                             cause_id=purchase.id, note=f"order {order_no}", new_key=True)
     if quote["points_to_earn"]:
         earn = ledger.credit(member.id, quote["points_to_earn"], kind="earn", key=key, cause_type="purchase",
                              cause_id=purchase.id, available_at=quote["points_pending_until"],
-                             expires_at=quote["earn_expires_at"], note=f"order {order_no}")
+                             expires_at=quote["earn_expires_at"], note=f"order {order_no}", new_key=True)
         earn_rules.record_uses(purchase.id, member.id, quote["business_date"], quote["rule_points"])
     tier_code = member.tier.code if member.tier else None
     change = members_service.add_growth(member.id, growth, reason="purchase", ref=key) if growth else None

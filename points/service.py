@@ -66,14 +66,43 @@ def _select_locked(member_id: int) -> PointsAccount | None:
     )
 
 
+_HELD = "points.held_locks"  # session.info: {member_id: (account, the transaction that locked it)}
+
+
+def _held(member_id: int) -> PointsAccount | None:
+    """The account this transaction already locked, if the lock still stands: the (nested) transaction
+    that took it is still open. A savepoint rolled back releases its locks in PostgreSQL and its
+    transaction object closes with it, so a lock taken inside one is never trusted afterwards."""
+    held = db.session.info.get(_HELD)
+    if held:
+        found = held.get(member_id)
+        if found is not None and found[1].is_active:
+            return found[0]
+    return None
+
+
+def _remember(account: PointsAccount) -> None:
+    session = db.session()
+    held = {k: v for k, v in session.info.get(_HELD, {}).items() if v[1].is_active}
+    held[account.member_id] = (account, session.get_nested_transaction() or session.get_transaction())
+    session.info[_HELD] = held
+
+
 def lock_account(member_id: int) -> PointsAccount:
     """The member's account row, created if missing, locked until the transaction ends.
 
-    The common case (the account exists) is one SELECT ... FOR UPDATE. Only a first touch inserts, in a
-    savepoint: an unknown member fails the foreign key there (an IntegrityError that would otherwise abort
-    the caller's whole transaction on PostgreSQL) and becomes a 404; a concurrent first insert is ignored."""
+    The common case (the account exists) is one SELECT ... FOR UPDATE, and none when this transaction
+    already holds the lock (a purchase locks first, then spends, earns and pays task rewards under it):
+    nobody else can have changed the row since, and this session's own changes are on the same object.
+    Only a first touch inserts, in a savepoint: an unknown member fails the foreign key there (an
+    IntegrityError that would otherwise abort the caller's whole transaction on PostgreSQL) and becomes a
+    404; a concurrent first insert is ignored."""
+    account = _held(member_id)
+    if account is not None:
+        return account
     account = _select_locked(member_id)
     if account is not None:
+        _remember(account)
         return account
     try:
         with db.session.begin_nested():
@@ -84,6 +113,7 @@ def lock_account(member_id: int) -> PointsAccount:
     account = _select_locked(member_id)
     if account is None:
         raise NotFound("No such member.", code="member_not_found")
+    _remember(account)
     return account
 
 
@@ -164,14 +194,17 @@ def _expire_due_lots(account: PointsAccount) -> None:
 
 def credit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
            available_at: datetime | None = None, expires_at: datetime | None = None,
-           note: str | None = None) -> LedgerEntry:
+           note: str | None = None, new_key: bool = False) -> LedgerEntry:
     """Add points as a new lot. `available_at` in the future makes them pending (the return window);
-    `expires_at` defaults to the policy's expiry counted from now. Idempotent by (kind, key)."""
+    `expires_at` defaults to the policy's expiry counted from now. Idempotent by (kind, key).
+
+    `new_key`: the caller knows no entry can carry this key (it names a row inserted by this very
+    transaction), so the lookup is skipped; the unique (kind, business_key) still refuses a duplicate."""
     if kind not in CREDIT_KINDS:
         raise ValueError(f"{kind} is not a credit kind")
     _check_amount(amount)
     account = lock_account(member_id)
-    existing = find_entry(kind, key)
+    existing = None if new_key else find_entry(kind, key)
     if existing is not None:
         return existing
     now = clock.now()
@@ -188,14 +221,15 @@ def credit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str,
 
 
 def debit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
-          note: str | None = None) -> LedgerEntry:
+          note: str | None = None, new_key: bool = False) -> LedgerEntry:
     """Spend points FIFO by expiry, recording which lots were drawn. 409 `insufficient_points` if the
-    member's available points (after expiring what is due) do not cover it. Idempotent by (kind, key)."""
+    member's available points (after expiring what is due) do not cover it. Idempotent by (kind, key);
+    `new_key` as in `credit`."""
     if kind not in DEBIT_KINDS:
         raise ValueError(f"{kind} is not a debit kind")
     _check_amount(amount)
     account = lock_account(member_id)
-    existing = find_entry(kind, key)
+    existing = None if new_key else find_entry(kind, key)
     if existing is not None:
         return existing
     _expire_due_lots(account)

@@ -1,10 +1,12 @@
-"""till: refunds by lines / in full (points-only orders), earn-cap release on refund
+"""till: refunds by lines / in full (points-only orders), earn-cap release on refund, config version row
 
 Revision ID: 0010_till_refunds
 Revises: 0008_reports
 Create Date: 2026-11-24 10:00:00
 
 """
+import uuid
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -17,6 +19,12 @@ depends_on = None
 
 
 def upgrade():
+    op.create_table("points_config_version",
+    sa.Column("id", sa.Integer(), nullable=False),
+    sa.Column("token", sa.String(length=32), nullable=False),
+    sa.PrimaryKeyConstraint("id", name=op.f("pk_points_config_version"))
+    )
+    op.execute(f"INSERT INTO points_config_version (id, token) VALUES (1, '{uuid.uuid4().hex}')")
     with op.batch_alter_table("purchases", schema=None) as batch_op:
         batch_op.add_column(sa.Column("refunded_full", sa.Boolean(), server_default=sa.false(), nullable=False))
     with op.batch_alter_table("purchase_lines", schema=None) as batch_op:
@@ -34,3 +42,4 @@ def downgrade():
         batch_op.drop_column("refunded_qty")
     with op.batch_alter_table("purchases", schema=None) as batch_op:
         batch_op.drop_column("refunded_full")
+    op.drop_table("points_config_version")
