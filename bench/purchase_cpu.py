@@ -85,6 +85,7 @@ def main() -> None:
             profiler.disable()
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(60)
+            pstats.Stats(profiler, stream=out).print_callees("_write_purchase|purchases.py:.*record")
             print(out.getvalue())
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
