@@ -16,15 +16,18 @@ How earn rules combine (also in README, "How earn rules combine"):
      A rule's bonus points are line base x M x (percent - 100) / 100.
 4. Caps are per rule: `cap_per_order` limits the bonus points the rule gives one purchase, `cap_per_day`
    the bonus it gives one member on one business day (counted from `earn_rule_uses`). Membership points
-   are never capped.
+   are never capped. A refund releases the refunded share of a purchase's bonus from the day it was earned
+   (`release_uses`), so a purchase given back does not keep using up the member's cap.
 5. Points = floor(base x M) + the sum of each rule's floored, capped bonus; `applied_rules` lists every
    rule with the points it added and whether a cap cut it.
 """
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import date
 from fractions import Fraction
+from types import SimpleNamespace
 
 from sqlalchemy import func, select
 
@@ -133,7 +136,7 @@ def _used_today(member_id: int, rule_ids: list[int], day: date) -> dict[int, int
     if not rule_ids:
         return {}
     rows = db.session.execute(
-        select(EarnRuleUse.rule_id, func.sum(EarnRuleUse.points))
+        select(EarnRuleUse.rule_id, func.sum(EarnRuleUse.points - EarnRuleUse.released))
         .where(EarnRuleUse.member_id == member_id, EarnRuleUse.rule_id.in_(rule_ids),
                EarnRuleUse.business_date == day)
         .group_by(EarnRuleUse.rule_id)
@@ -141,8 +144,10 @@ def _used_today(member_id: int, rule_ids: list[int], day: date) -> dict[int, int
     return {rule_id: int(total) for rule_id, total in rows}
 
 
-def compute(member: Member, lines: list[dict], paid: int, day: date, policy: PointsPolicy) -> dict:
-    """Points a purchase of `lines` (with `total` after member prices) paying `paid` fen earns on `day`.
+def compute(member: Member, lines: list[dict], paid: int, day: date, policy: PointsPolicy | SimpleNamespace,
+            rules: Sequence[EarnRule | SimpleNamespace] | None = None) -> dict:
+    """Points a purchase of `lines` (with `total` after member prices) paying `paid` fen earns on `day`;
+    `rules` are the active earn rules (the till passes its cached copy, points.config), read when omitted.
 
     -> {"points", "applied_rules": [...], "rule_points": {rule_id: points}}; writes nothing."""
     membership = members_service.membership_multipliers(member.id, day)
@@ -160,7 +165,8 @@ def compute(member: Member, lines: list[dict], paid: int, day: date, policy: Poi
     if applied:
         applied[0]["points"] = membership_points - math.floor(base)  # what membership added over the base
     tier_code = member.tier.code if member.tier else None
-    rules = list(db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))))
+    if rules is None:
+        rules = list(db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))))
     bonus: dict[int, Fraction] = {}
     by_id = {r.id: r for r in rules}
     for line in lines:
@@ -188,3 +194,10 @@ def record_uses(purchase_id: int, member_id: int, day: date, rule_points: dict[i
         if points > 0:
             db.session.add(EarnRuleUse(purchase_id=purchase_id, member_id=member_id, rule_id=rule_id,
                                        business_date=day, points=points))
+
+
+def release_uses(purchase_id: int, share: Fraction) -> None:
+    """Give the day caps back the refunded `share` (cumulative, as the refund's points) of what a purchase's
+    rules consumed: the points reversed by a refund should not keep counting against the member's day."""
+    for use in db.session.scalars(select(EarnRuleUse).where(EarnRuleUse.purchase_id == purchase_id)):
+        use.released = math.floor(use.points * share)

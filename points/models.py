@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app import clock
@@ -129,7 +129,9 @@ class Purchase(db.Model):
     growth_added: Mapped[int] = mapped_column(default=0)
     earn_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_ledger.id"))
     spend_entry_id: Mapped[int | None] = mapped_column(ForeignKey("points_ledger.id"))
-    refunded_amount: Mapped[int] = mapped_column(default=0)
+    refunded_amount: Mapped[int] = mapped_column(default=0)  # fen of money given back so far
+    # the whole order (money, points, goods) has been given back: what "bought" means for reports
+    refunded_full: Mapped[bool] = mapped_column(default=False, server_default=false())
     response: Mapped[dict | None] = mapped_column(JSON)  # the first answer, returned again on a replay
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
 
@@ -146,6 +148,7 @@ class PurchaseLine(db.Model):
     list_price: Mapped[int]
     unit_price: Mapped[int]
     total: Mapped[int]
+    refunded_qty: Mapped[int] = mapped_column(default=0, server_default="0")  # goods brought back so far
 
 
 class Refund(db.Model):
@@ -156,7 +159,7 @@ class Refund(db.Model):
     store_id: Mapped[int] = mapped_column(ForeignKey("stores.id"))
     purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"), index=True)
     refund_no: Mapped[str] = mapped_column(String(64))
-    amount: Mapped[int]  # fen of money refunded
+    amount: Mapped[int]  # fen of money refunded (0 for an order paid with points only)
     request_hash: Mapped[str] = mapped_column(String(64))
     points_reversed: Mapped[int] = mapped_column(default=0)
     points_returned: Mapped[int] = mapped_column(default=0)
@@ -208,7 +211,9 @@ class EarnRule(db.Model):
 
 
 class EarnRuleUse(db.Model):
-    """Bonus points one rule gave one purchase: what the per-day cap counts."""
+    """Bonus points one rule gave one purchase: what the per-day cap counts (points - released).
+
+    `released` is the share a refund gave back, so a refunded purchase stops using up the member's day."""
 
     __tablename__ = "earn_rule_uses"
     __table_args__ = (
@@ -222,3 +227,14 @@ class EarnRuleUse(db.Model):
     rule_id: Mapped[int] = mapped_column(ForeignKey("earn_rules.id"))
     business_date: Mapped[date] = mapped_column(Date)
     points: Mapped[int]
+    released: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class ConfigVersion(db.Model):
+    """One row whose token changes in the same transaction as any write of the points policy, a product or
+    an earn rule (points.config.watch): each API process compares it with the token of its cached copy."""
+
+    __tablename__ = "points_config_version"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import func, or_, select
 
@@ -17,6 +18,7 @@ from coupons import service as coupons_service
 from members import member_code
 from members import service as members_service
 from members.models import Member
+from points import config as points_config
 from points import earn_rules, products
 from points import service as ledger
 from points.models import PointsLot, PointsPolicy
@@ -42,13 +44,13 @@ def drawable_points(member_id: int) -> int:
     return int(total)  # a member in debt has no open lots (the ledger pays debt before opening a lot)
 
 
-def points_step(policy: PointsPolicy) -> tuple[int, int]:
+def points_step(policy: PointsPolicy | SimpleNamespace) -> tuple[int, int]:
     """(points, fen): the smallest number of points worth a whole number of fen, and that value."""
     divisor = math.gcd(policy.points_per_yuan_value, 100)
     return policy.points_per_yuan_value // divisor, 100 // divisor
 
 
-def _lines(member: Member, items: list[dict]) -> list[dict]:
+def _lines(member: Member, items: list[dict], catalogue: dict[str, SimpleNamespace]) -> list[dict]:
     skus = [item["sku"] for item in items]
     seen: set[str] = set()
     for index, sku in enumerate(skus):
@@ -56,7 +58,6 @@ def _lines(member: Member, items: list[dict]) -> list[dict]:
             raise ValidationError(f"items.{index}.sku", "This SKU is already in the cart; send one line per SKU.",
                                   code="duplicate_sku")
         seen.add(sku)
-    catalogue = products.for_skus(skus)
     lines = []
     for index, item in enumerate(items):
         product = catalogue.get(item["sku"])
@@ -74,8 +75,9 @@ def build(member: Member, items: list[dict], coupon_ids: list[int] | None, point
           for_purchase: bool = False) -> dict:
     """The whole quote for a cart (see API.md "Quote answer"); raises 422/409 on what cannot be bought.
     A purchase that uses no points skips reading the balance (its answer does not show it)."""
-    policy = ledger.get_policy()
-    lines = _lines(member, items)
+    config = points_config.current()
+    policy = config.policy
+    lines = _lines(member, items, config.products)
     subtotal = sum(line["total"] for line in lines)
     if subtotal > MAX_ORDER_FEN:
         raise ValidationError("items", f"The order exceeds {MAX_ORDER_FEN} fen.", code="order_too_large")
@@ -101,7 +103,7 @@ def build(member: Member, items: list[dict], coupon_ids: list[int] | None, point
     points_value = used // step_points * step_fen
     payable = after_coupons - points_value
     day = clock.business_today()
-    earn = earn_rules.compute(member, lines, payable, day, policy)
+    earn = earn_rules.compute(member, lines, payable, day, policy, config.earn_rules)
     pending_until = clock.now() + timedelta(days=policy.pending_days) if policy.pending_days > 0 else None
     return {
         "member_id": member.id,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+from fractions import Fraction
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -105,11 +107,11 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
     spend = earn = None
     if quote["points_used"]:
         spend = ledger.debit(member.id, quote["points_used"], kind="spend", key=key, cause_type="purchase",
-                             cause_id=purchase.id, note=f"order {order_no}")
+                             cause_id=purchase.id, note=f"order {order_no}", new_key=True)
     if quote["points_to_earn"]:
         earn = ledger.credit(member.id, quote["points_to_earn"], kind="earn", key=key, cause_type="purchase",
                              cause_id=purchase.id, available_at=quote["points_pending_until"],
-                             expires_at=quote["earn_expires_at"], note=f"order {order_no}")
+                             expires_at=quote["earn_expires_at"], note=f"order {order_no}", new_key=True)
         earn_rules.record_uses(purchase.id, member.id, quote["business_date"], quote["rule_points"])
     tier_code = member.tier.code if member.tier else None
     change = members_service.add_growth(member.id, growth, reason="purchase", ref=key) if growth else None
@@ -147,11 +149,14 @@ def _find_refund(store_id: int, refund_no: str) -> Refund | None:
 
 
 def refund(store_id: int, order_no: str, body: dict) -> dict:
-    """Refund `amount` fen of a purchase of this store: take back earned points and growth and give back
-    used points (keeping their expiry) in proportion to the amount; a full refund returns coupons.
+    """Refund part or all of a purchase of this store, said one of three ways (README "Refunds at the
+    till"): `amount` fen of money, `lines` of goods brought back, or `full`. Each gives a share of the
+    order; earned points, growth and the earn rules' day caps are taken back, and used points given back
+    (as lots keeping their expiry), in that share. When the share reaches the whole order, coupons come back.
 
-    Proportions are cumulative (what all refunds so far should have moved, minus what they did), so
-    several partial refunds end exactly where one full refund would."""
+    Shares are cumulative (what all refunds so far should have moved, minus what they did), so several
+    partial refunds end exactly where one full refund would; an order paid with points only (nothing paid)
+    is refunded by lines or in full, since money cannot measure its share."""
     digest = request_hash({"order_no": order_no, **body})
     existing = _find_refund(store_id, body["refund_no"])
     if existing is not None:
@@ -181,23 +186,69 @@ def refund(store_id: int, order_no: str, body: dict) -> dict:
         raise
 
 
+def _refund_share(purchase: Purchase, lines: list[PurchaseLine], body: dict) -> tuple[Fraction, dict]:
+    """The share of the order given back once this refund is done (cumulative, 0 < share <= 1) and the
+    goods it takes back {line: qty}. An order is refunded by money or by goods, not both: the two measure
+    different shares (a coupon or member price makes a line's money differ from its share of the goods),
+    so mixing them is a 409; `full` ends either."""
+    if purchase.refunded_full:
+        field = "full" if body.get("full") else "lines" if "lines" in body else "amount"
+        raise ValidationError(field, "This purchase has already been refunded in full.", code="refund_exceeds_paid")
+    by_goods = any(line.refunded_qty for line in lines)
+    if body.get("full"):
+        return Fraction(1), {line: line.qty - line.refunded_qty for line in lines if line.qty > line.refunded_qty}
+    if "amount" in body:
+        if purchase.paid == 0:
+            raise ValidationError("amount", "This order was paid with points only: refund it by lines or with "
+                                  "full: true.", code="nothing_paid")
+        if by_goods:
+            raise Conflict("This order is being refunded by lines: refund the rest by lines or with full: true.",
+                           code="refund_mode_conflict")
+        left = purchase.paid - purchase.refunded_amount
+        if body["amount"] > left:
+            raise ValidationError("amount", f"At most {left} fen of this purchase can still be refunded.",
+                                  code="refund_exceeds_paid")
+        return Fraction(purchase.refunded_amount + body["amount"], purchase.paid), {}
+    if purchase.refunded_amount and not by_goods:
+        raise Conflict("This order is being refunded by amount: refund the rest by amount or with full: true.",
+                       code="refund_mode_conflict")
+    by_sku = {line.sku: line for line in lines}
+    back: dict[PurchaseLine, int] = {}
+    for index, item in enumerate(body["lines"]):
+        line = by_sku.get(item["sku"])
+        if line is None:
+            raise ValidationError(f"lines.{index}.sku", f"{item['sku']} is not in this order.",
+                                  code="sku_not_in_order")
+        if line in back:
+            raise ValidationError(f"lines.{index}.sku", "This SKU is already in the refund; send one line per SKU.",
+                                  code="duplicate_sku")
+        left = line.qty - line.refunded_qty
+        if item["qty"] > left:
+            raise ValidationError(f"lines.{index}.qty", f"At most {left} of {line.sku} can still be refunded.",
+                                  code="refund_exceeds_bought")
+        back[line] = item["qty"]
+    # a line weighs what it cost after member prices; an order of free goods weighs them by count
+    weight = (lambda line: line.unit_price) if purchase.subtotal else (lambda line: 1)
+    whole = sum(weight(line) * line.qty for line in lines)
+    returned = sum(weight(line) * (line.refunded_qty + back.get(line, 0)) for line in lines)
+    return Fraction(returned, whole), back
+
+
 def _write_refund(store_id: int, purchase: Purchase, body: dict, digest: str) -> dict:
-    amount = body["amount"]
-    left = purchase.paid - purchase.refunded_amount
-    if amount > left:
-        raise ValidationError("amount", f"At most {left} fen of this purchase can still be refunded.",
-                              code="refund_exceeds_paid")
+    lines = list(db.session.scalars(select(PurchaseLine).where(PurchaseLine.purchase_id == purchase.id)
+                                    .order_by(PurchaseLine.id)))
+    share, back = _refund_share(purchase, lines, body)
     done = db.session.execute(select(
         func.coalesce(func.sum(Refund.points_reversed), 0), func.coalesce(func.sum(Refund.points_returned), 0),
         func.coalesce(func.sum(Refund.growth_removed), 0)).where(Refund.purchase_id == purchase.id)).one()
-    row = Refund(store_id=store_id, purchase_id=purchase.id, refund_no=body["refund_no"], amount=amount,
-                 request_hash=digest, created_at=clock.now())
+    money = math.floor(purchase.paid * share)
+    row = Refund(store_id=store_id, purchase_id=purchase.id, refund_no=body["refund_no"],
+                 amount=money - purchase.refunded_amount, request_hash=digest, created_at=clock.now())
     db.session.add(row)
     db.session.flush()
-    total = purchase.refunded_amount + amount
-    row.points_reversed = purchase.points_earned * total // purchase.paid - int(done[0])
-    row.points_returned = purchase.points_used * total // purchase.paid - int(done[1])
-    row.growth_removed = purchase.growth_added * total // purchase.paid - int(done[2])
+    row.points_reversed = math.floor(purchase.points_earned * share) - int(done[0])
+    row.points_returned = math.floor(purchase.points_used * share) - int(done[1])
+    row.growth_removed = math.floor(purchase.growth_added * share) - int(done[2])
     key = f"pos-refund:{row.id}"
     if row.points_reversed:
         ledger.reverse(purchase.member_id, row.points_reversed, key=key, cause_type="refund", cause_id=row.id,
@@ -207,8 +258,13 @@ def _write_refund(store_id: int, purchase: Purchase, body: dict, digest: str) ->
                        cause_id=row.id, note=f"refund {row.refund_no}")
     if row.growth_removed:
         members_service.add_growth(purchase.member_id, -row.growth_removed, reason="refund", ref=key)
-    purchase.refunded_amount = total
-    full = total == purchase.paid
+    if purchase.points_earned:
+        earn_rules.release_uses(purchase.id, share)
+    for line, qty in back.items():
+        line.refunded_qty += qty
+    purchase.refunded_amount = money
+    full = share == 1
+    purchase.refunded_full = full
     if full:
         coupons_service.restore_for_refund(purchase.id)
     events.purchase_refunded.send(None, member_id=purchase.member_id, purchase_id=purchase.id, refund_id=row.id,
@@ -217,7 +273,8 @@ def _write_refund(store_id: int, purchase: Purchase, body: dict, digest: str) ->
     answer = {
         "refund_no": row.refund_no,
         "order_no": purchase.order_no,
-        "amount": amount,
+        "amount": row.amount,
+        "lines": [{"sku": line.sku, "qty": qty} for line, qty in back.items()],
         "points_reversed": row.points_reversed,
         "points_returned": row.points_returned,
         "growth_removed": row.growth_removed,

@@ -234,20 +234,40 @@ class PurchaseOut(Schema):
     applied_rules = fields.List(fields.Nested(AppliedRule))
 
 
+class RefundLine(Schema):
+    sku = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    qty = StrictInt(required=True, validate=validate.Range(min=1, max=999))
+
+
 class RefundIn(Schema):
+    """Exactly one way of saying what comes back (README "Refunds at the till"): `amount` of money (the
+    points follow in proportion), `lines` of goods (money and points follow their share of the order), or
+    `full` (everything left). An order paid with points only has no money to count, so lines or full."""
+
     refund_no = fields.String(required=True, validate=_code())
-    amount = StrictInt(required=True, validate=validate.Range(min=1, max=MAX_FEN),
-                       metadata={"description": "fen of money refunded"})
+    amount = StrictInt(validate=validate.Range(min=1, max=MAX_FEN),
+                       metadata={"description": "fen of money refunded; used and earned points follow in proportion"})
+    lines = fields.List(fields.Nested(RefundLine), validate=validate.Length(min=1, max=100),
+                        metadata={"description": "goods brought back; money and points follow their share of "
+                                                 "the order's value (line totals after member prices)"})
+    full = fields.Boolean(metadata={"description": "true: give back everything not yet refunded"})
+
+    @validates_schema
+    def _one_way(self, data, **kwargs):
+        given = [name for name in ("amount", "lines") if name in data] + (["full"] if data.get("full") else [])
+        if len(given) != 1:
+            raise ValidationError("Give exactly one of amount, lines and full: true.", "amount")
 
 
 class RefundOut(Schema):
     refund_no = fields.String()
     order_no = fields.String()
-    amount = fields.Integer()
+    amount = fields.Integer(metadata={"description": "fen of money refunded by this refund"})
+    lines = fields.List(fields.Nested(RefundLine), metadata={"description": "goods this refund took back"})
     points_reversed = fields.Integer(metadata={"description": "earned points taken back (may create debt)"})
     points_returned = fields.Integer(metadata={"description": "used points given back with their expiry"})
     growth_removed = fields.Integer()
-    full = fields.Boolean()
+    full = fields.Boolean(metadata={"description": "the whole order (money and points) has now been given back"})
     balance = fields.Integer()
 
 

@@ -81,8 +81,12 @@ def lock_accounts(member_ids: Iterable[int]) -> dict[int, PointsAccount]:
     from members.models import Member
 
     ids = sorted(set(member_ids))
-    accounts = _select_locked(ids)
-    missing = [member_id for member_id in ids if member_id not in accounts]
+    held = {member_id: account for member_id in ids if (account := _held(member_id)) is not None}
+    to_lock = [member_id for member_id in ids if member_id not in held]
+    if not to_lock:
+        return held
+    accounts = _select_locked(to_lock)
+    missing = [member_id for member_id in to_lock if member_id not in accounts]
     if missing:
         columns = PointsAccount.__table__.c
         db.session.execute(insert_ignore(PointsAccount.__table__).from_select(
@@ -90,13 +94,38 @@ def lock_accounts(member_ids: Iterable[int]) -> dict[int, PointsAccount]:
             select(Member.id, literal(0), literal(0), literal(0), literal(clock.now(), UTCDateTime))
             .where(any_of(Member.id, missing))))
         accounts.update(_select_locked(missing))
-        if len(accounts) < len(ids):
+        if len(accounts) < len(to_lock):
             raise NotFound("No such member.", code="member_not_found")
-    return accounts
+    _remember(accounts.values())
+    return held | accounts
+
+
+_HELD = "points.held_locks"  # session.info: {member_id: (account, the transaction that locked it)}
+
+
+def _held(member_id: int) -> PointsAccount | None:
+    """The account this transaction already locked, if the lock still stands: the (nested) transaction
+    that took it is still open. A savepoint rolled back releases its locks in PostgreSQL and its
+    transaction object closes with it, so a lock taken inside one is never trusted afterwards."""
+    held = db.session.info.get(_HELD)
+    if held:
+        found = held.get(member_id)
+        if found is not None and found[1].is_active:
+            return found[0]
+    return None
+
+
+def _remember(accounts: Iterable[PointsAccount]) -> None:
+    session = db.session()
+    transaction = session.get_nested_transaction() or session.get_transaction()
+    held = {k: v for k, v in session.info.get(_HELD, {}).items() if v[1].is_active}
+    held.update((account.member_id, (account, transaction)) for account in accounts)
+    session.info[_HELD] = held
 
 
 def lock_account(member_id: int) -> PointsAccount:
-    """One member's account, locked (see lock_accounts)."""
+    """One member's account, locked (see lock_accounts); no statement at all when this transaction already
+    holds the lock (a purchase locks first, then spends, earns and pays task rewards under it)."""
     return lock_accounts([member_id])[member_id]
 
 
@@ -196,15 +225,18 @@ class Credit:
 
 def credit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
            available_at: datetime | None = None, expires_at: datetime | None = None,
-           note: str | None = None) -> LedgerEntry:
+           note: str | None = None, new_key: bool = False) -> LedgerEntry:
     """Add points as a new lot. `available_at` in the future makes them pending (the return window);
-    `expires_at` defaults to the policy's expiry counted from now. Idempotent by (kind, key)."""
+    `expires_at` defaults to the policy's expiry counted from now. Idempotent by (kind, key).
+
+    `new_key`: the caller knows no entry can carry this key (it names a row inserted by this very
+    transaction), so the lookup is skipped; the unique (kind, business_key) still refuses a duplicate."""
     return credit_many(kind, [Credit(member_id, amount, key, cause_type, cause_id, note)],
-                       available_at=available_at, expires_at=expires_at)[0][0]
+                       available_at=available_at, expires_at=expires_at, new_keys=new_key)[0][0]
 
 
 def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | None = None,
-                expires_at: datetime | None = None) -> list[tuple[LedgerEntry, bool]]:
+                expires_at: datetime | None = None, new_keys: bool = False) -> list[tuple[LedgerEntry, bool]]:
     """Credit many members at once (the grant jobs), with the same rules as one credit: it is `credit`'s
     only implementation. Returns (entry, created) per credit, in order; a key already in the ledger
     (or repeated in `credits`) returns the first entry and changes nothing.
@@ -221,7 +253,7 @@ def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | No
         return []
     accounts = lock_accounts(item.member_id for item in credits)
     found: dict[str, LedgerEntry] = {}
-    keys = sorted({item.key for item in credits})
+    keys = [] if new_keys else sorted({item.key for item in credits})
     for start in range(0, len(keys), 1000):
         found.update((e.business_key, e) for e in db.session.scalars(select(LedgerEntry).where(
             LedgerEntry.kind == kind, any_of(LedgerEntry.business_key, keys[start:start + 1000]))))
@@ -258,14 +290,15 @@ def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | No
 
 
 def debit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
-          note: str | None = None) -> LedgerEntry:
+          note: str | None = None, new_key: bool = False) -> LedgerEntry:
     """Spend points FIFO by expiry, recording which lots were drawn. 409 `insufficient_points` if the
-    member's available points (after expiring what is due) do not cover it. Idempotent by (kind, key)."""
+    member's available points (after expiring what is due) do not cover it. Idempotent by (kind, key);
+    `new_key` as in `credit`."""
     if kind not in DEBIT_KINDS:
         raise ValueError(f"{kind} is not a debit kind")
     _check_amount(amount)
     account = lock_account(member_id)
-    existing = find_entry(kind, key)
+    existing = None if new_key else find_entry(kind, key)
     if existing is not None:
         return existing
     _expire_due_lots(account)

@@ -64,8 +64,9 @@ def _segment_case(r, f):
 
 
 def _counted():
-    """Purchases that count as buying: not refunded in full (paid 0 = paid with points only)."""
-    return or_(Purchase.paid == 0, Purchase.refunded_amount < Purchase.paid)
+    """Purchases that count as buying: not refunded in full. A points-only order (paid 0) has no money to
+    compare, so its `refunded_full` flag says it; rows written without the flag are judged by money."""
+    return and_(Purchase.refunded_full.is_(False), or_(Purchase.paid == 0, Purchase.refunded_amount < Purchase.paid))
 
 
 # --- lifecycle settings -------------------------------------------------------------------------------

@@ -1,0 +1,92 @@
+"""What every till request reads and marketing rarely changes (the points policy, the products with their
+member prices, the active earn rules), kept per process and checked against a version token per request.
+
+Loading them through the ORM on every quote and purchase cost three queries and a good part of a
+purchase's CPU. The copy is correct across any number of API processes because the token lives in the
+database: every insert, update or delete of a policy, product or earn rule (whoever makes it, through the
+ORM) writes a new random token in the same transaction (`watch`), so a process sees the change exactly when
+the data is committed. A request reads the token first and then, if it differs, the data: a change
+committed in between is stored under the older token and simply reloaded by the next request. Without a
+token row (a fresh test database) nothing is cached. Writes that bypass the ORM must call `bump`.
+
+The copies are plain read-only namespaces, not ORM objects: they never touch a session.
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass
+from types import SimpleNamespace
+
+from sqlalchemy import event, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+
+from app.extensions import db
+from points.models import ConfigVersion, EarnRule, PointsPolicy, Product
+
+WATCHED = (PointsPolicy, Product, EarnRule)
+_version = ConfigVersion.__table__
+
+
+@dataclass(frozen=True)
+class Config:
+    policy: SimpleNamespace
+    products: dict[str, SimpleNamespace]  # by SKU, active or not
+    earn_rules: tuple[SimpleNamespace, ...]  # active ones
+
+
+_cache: dict[str, tuple[str, Config]] = {}  # database URL -> (token, copy)
+_lock = threading.Lock()
+
+
+def _copy(row) -> SimpleNamespace:
+    return SimpleNamespace(**{attr.key: getattr(row, attr.key) for attr in row.__mapper__.column_attrs})
+
+
+def _load() -> Config:
+    from points import service as ledger
+
+    return Config(
+        policy=_copy(ledger.get_policy()),
+        products={p.sku: _copy(p) for p in db.session.scalars(select(Product))},
+        earn_rules=tuple(_copy(r) for r in db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))
+                                                              .order_by(EarnRule.id))),
+    )
+
+
+def current() -> Config:
+    """The policy, products and active earn rules as committed now (one one-row query when cached)."""
+    token = db.session.execute(select(_version.c.token).where(_version.c.id == 1)).scalar()
+    key = db.engine.url.render_as_string(hide_password=True)
+    if token is not None:
+        cached = _cache.get(key)
+        if cached is not None and cached[0] == token:
+            return cached[1]
+    config = _load()
+    if token is not None:
+        with _lock:
+            _cache[key] = (token, config)
+    return config
+
+
+def bump(connection: Connection) -> None:
+    """A new token, in the caller's transaction: every process reloads once it is committed."""
+    token = uuid.uuid4().hex
+    if connection.execute(update(_version).where(_version.c.id == 1).values(token=token)).rowcount:
+        return
+    construct = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(construct(_version).values(id=1, token=token)
+                       .on_conflict_do_update(index_elements=["id"], set_={"token": token}))
+
+
+def _on_write(mapper, connection, target) -> None:
+    bump(connection)
+
+
+def watch() -> None:
+    """Bump the token on every ORM write of a watched row (called once, by the app factory)."""
+    for model in WATCHED:
+        for name in ("after_insert", "after_update", "after_delete"):
+            if not event.contains(model, name, _on_write):
+                event.listen(model, name, _on_write)
