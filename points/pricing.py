@@ -114,6 +114,7 @@ def build(member: Member, items: list[dict], coupon_ids: list[int] | None, point
         "coupon_discount": coupon_discount,
         "points_balance": balance,
         "points_usable": usable,
+        "points_usable_value": usable // step_points * step_fen,
         "points_used": used,
         "points_value": points_value,
         "payable": payable,

@@ -204,6 +204,8 @@ class QuoteOut(Schema):
     coupon_discount = fields.Integer()
     points_balance = fields.Integer()
     points_usable = fields.Integer(metadata={"description": "the most points this order may use (balance and cap)"})
+    points_usable_value = fields.Integer(metadata={"description": "fen those points would pay: what the clerk "
+                                                                  "offers before the shopper decides"})
     points_used = fields.Integer()
     points_value = fields.Integer(metadata={"description": "fen paid with points"})
     payable = fields.Integer()

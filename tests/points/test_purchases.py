@@ -88,7 +88,7 @@ def test_spending_points_at_the_till(client, staff, shopper, give, buy):
     give(member_id, 5000)
     quote = client.post("/api/v1/pos/quote", headers=staff, json={
         "member_id": member_id, "items": [{"sku": "LATTE", "qty": 2}], "points_to_use": 2000}).get_json()
-    assert quote["points_usable"] == 3000  # 50% of 60 yuan
+    assert quote["points_usable"] == 3000 and quote["points_usable_value"] == 3000  # 50% of 60 yuan, 100 = 1 yuan
     assert quote["points_value"] == 2000 and quote["payable"] == 4000 and quote["points_to_earn"] == 40
     answer = buy(member_id, [("LATTE", 2)], points_to_use=2000).get_json()
     assert answer["points_spent"] == 2000 and answer["paid"] == 4000 and answer["balance"] == 5000 - 2000 + 40
