@@ -104,7 +104,7 @@ def setup_data() -> tuple[str, list[tuple[str, int]]]:
         db.session.execute(text("DROP TABLE IF EXISTS bench_ceiling"))
         db.session.commit()
         db.create_all()
-        seed()
+        seed(with_history=False)  # the program (products, rules, tasks), not months of shoppers
         started = time.perf_counter()
         db.session.execute(text("""
             INSERT INTO members (gender, invite_code, tier_id, growth, created_at)

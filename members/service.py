@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
+from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import select
@@ -197,6 +198,14 @@ def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) 
     from members.tiers import service as tiers_service
 
     return tiers_service.add_growth(member_id, delta, reason, ref)
+
+
+def member_tier(member: Member) -> SimpleNamespace | None:
+    """The member's tier as a read-only copy of the cached ladder (no query within a transaction that has
+    read it): what the till's prices, earn rules and rewards check."""
+    from members.tiers import service as tiers_service
+
+    return tiers_service.tier_of(member)
 
 
 def membership_multipliers(member_id: int, day: date) -> list[dict]:

@@ -1,5 +1,6 @@
 """What every till request reads and marketing rarely changes (the points policy, the products with their
-member prices, the active earn rules), kept per process and checked against a version token per request.
+member prices, the active earn rules, the tier ladder), kept per process and checked against a version token
+once per transaction.
 
 Loading them through the ORM on every quote and purchase cost three queries and a good part of a
 purchase's CPU. The copy is correct across any number of API processes because the token lives in the
@@ -8,6 +9,13 @@ ORM) writes a new random token in the same transaction (`watch`), so a process s
 the data is committed. A request reads the token first and then, if it differs, the data: a change
 committed in between is stored under the older token and simply reloaded by the next request. Without a
 token row (a fresh test database) nothing is cached. Writes that bypass the ORM must call `bump`.
+
+Within one transaction the copy is read once (the purchase's quote, its points expiry, its growth and tier
+change and the first-purchase task all use the same one): the memo is kept with the session's transaction
+and dropped by any ORM write of a watched row in that session, so a transaction sees its own changes.
+
+The tier ladder belongs to the members domain (members.tiers.service.ladder_copy reads it from here): one
+cache with one token, not a second mechanism.
 
 The copies are plain read-only namespaces, not ORM objects: they never touch a session.
 """
@@ -21,11 +29,13 @@ from types import SimpleNamespace
 from sqlalchemy import event, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import object_session
 
 from app.extensions import db
+from members.models import Tier
 from points.models import ConfigVersion, EarnRule, PointsPolicy, Product
 
-WATCHED = (PointsPolicy, Product, EarnRule)
+WATCHED = (PointsPolicy, Product, EarnRule, Tier)
 _version = ConfigVersion.__table__
 
 
@@ -34,10 +44,12 @@ class Config:
     policy: SimpleNamespace
     products: dict[str, SimpleNamespace]  # by SKU, active or not
     earn_rules: tuple[SimpleNamespace, ...]  # active ones
+    tiers: tuple[SimpleNamespace, ...]  # the ladder, lowest rank first
 
 
 _cache: dict[str, tuple[str, Config]] = {}  # database URL -> (token, copy)
 _lock = threading.Lock()
+_MEMO = "points.config"  # session.info: (the transaction that read the copy, the copy)
 
 
 def _copy(row) -> SimpleNamespace:
@@ -52,11 +64,23 @@ def _load() -> Config:
         products={p.sku: _copy(p) for p in db.session.scalars(select(Product))},
         earn_rules=tuple(_copy(r) for r in db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))
                                                               .order_by(EarnRule.id))),
+        tiers=tuple(_copy(t) for t in db.session.scalars(select(Tier).order_by(Tier.rank.asc()))),
     )
 
 
 def current() -> Config:
-    """The policy, products and active earn rules as committed now (one one-row query when cached)."""
+    """The policy, products, active earn rules and tiers as committed now: one one-row query when cached,
+    none when this transaction has read them already."""
+    session = db.session()
+    memo = session.info.get(_MEMO)
+    if memo is not None and memo[0] is session.get_transaction() and memo[0].is_active:
+        return memo[1]
+    config = _current()
+    session.info[_MEMO] = (session.get_transaction(), config)
+    return config
+
+
+def _current() -> Config:
     token = db.session.execute(select(_version.c.token).where(_version.c.id == 1)).scalar()
     key = db.engine.url.render_as_string(hide_password=True)
     if token is not None:
@@ -82,6 +106,9 @@ def bump(connection: Connection) -> None:
 
 def _on_write(mapper, connection, target) -> None:
     bump(connection)
+    session = object_session(target)
+    if session is not None:  # this transaction must see its own change
+        session.info.pop(_MEMO, None)
 
 
 def watch() -> None:

@@ -164,7 +164,8 @@ def compute(member: Member, lines: list[dict], paid: int, day: date, policy: Poi
     membership_points = math.floor(base * multiplier)
     if applied:
         applied[0]["points"] = membership_points - math.floor(base)  # what membership added over the base
-    tier_code = member.tier.code if member.tier else None
+    tier = members_service.member_tier(member)
+    tier_code = tier.code if tier else None
     if rules is None:
         rules = list(db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))))
     bonus: dict[int, Fraction] = {}

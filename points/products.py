@@ -8,6 +8,7 @@ from app.audit import service as audit
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
+from members import service as members_service
 from members.models import Member, Tier
 from points.models import Product
 
@@ -78,8 +79,9 @@ def unit_price(product: Product, member: Member) -> int:
     """The lowest price this member may pay for one unit today."""
     prices = [product.list_price]
     table = product.member_prices or {}
-    if member.tier is not None and member.tier.code in table:
-        prices.append(int(table[member.tier.code]))
+    tier = members_service.member_tier(member) if table else None
+    if tier is not None and tier.code in table:
+        prices.append(int(table[tier.code]))
     if VIP_KEY in table and member.vip_active():
         prices.append(int(table[VIP_KEY]))
     return min(prices)

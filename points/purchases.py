@@ -113,7 +113,8 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
                              cause_id=purchase.id, available_at=quote["points_pending_until"],
                              expires_at=quote["earn_expires_at"], note=f"order {order_no}", new_key=True)
         earn_rules.record_uses(purchase.id, member.id, quote["business_date"], quote["rule_points"])
-    tier_code = member.tier.code if member.tier else None
+    tier = members_service.member_tier(member)
+    tier_code = tier.code if tier else None
     change = members_service.add_growth(member.id, growth, reason="purchase", ref=key) if growth else None
     earlier = db.session.scalar(select(Purchase.id).where(
         Purchase.member_id == member.id, Purchase.id != purchase.id).limit(1))

@@ -11,6 +11,7 @@ import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import func, literal, or_, select
 
@@ -46,9 +47,13 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
-def expiry_for(earned_at: datetime, policy: PointsPolicy | None = None) -> datetime | None:
-    """When points earned at `earned_at` expire: the end of a business day, per the policy."""
-    policy = policy or get_policy()
+def expiry_for(earned_at: datetime, policy: PointsPolicy | SimpleNamespace | None = None) -> datetime | None:
+    """When points earned at `earned_at` expire: the end of a business day, per the policy (by default the
+    cached copy this transaction reads anyway: a credit inside a purchase costs no policy query)."""
+    if policy is None:
+        from points import config
+
+        policy = config.current().policy
     earned_day = clock.to_business_date(earned_at)
     if policy.expiry_kind == "never":
         return None

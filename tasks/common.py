@@ -34,7 +34,10 @@ def in_window(task: TaskDefinition, moment: datetime) -> bool:
 
 
 def tier_allowed(allowed: list | None, member: Member) -> bool:
-    return not allowed or (member.tier is not None and member.tier.code in allowed)
+    if not allowed:
+        return True
+    tier = members_service.member_tier(member)
+    return tier is not None and tier.code in allowed
 
 
 def check_open(task: TaskDefinition, member: Member) -> None:
@@ -45,8 +48,11 @@ def check_open(task: TaskDefinition, member: Member) -> None:
         raise Forbidden(f"Members of this tier cannot do the task {task.code}.", code="tier_not_allowed")
 
 
-def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | None = None) -> dict:
-    """Points, growth and/or a coupon for one reason, idempotent by `key` (inside the caller's transaction)."""
+def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | None = None,
+        new_key: bool = False) -> dict:
+    """Points, growth and/or a coupon for one reason, idempotent by `key` (inside the caller's transaction).
+    `new_key`: the key names a row this transaction has just inserted (a task completion), so the ledger
+    skips looking it up (points.service.credit)."""
     from coupons import service as coupons_service
     from points import service as points_service
 
@@ -55,7 +61,7 @@ def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | 
     points = int(reward.get("points") or 0)
     if points > 0:
         points_service.credit(member_id, points, kind="grant", key=key, cause_type="task", cause_id=cause_id,
-                              note=note)
+                              note=note, new_key=new_key)
         paid["points"] = points
     growth = int(reward.get("growth") or 0)
     if growth > 0:

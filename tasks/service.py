@@ -178,7 +178,8 @@ def record(task: TaskDefinition, member_id: int, ref: str) -> TaskCompletion:
                                 period_key=period_key(task.cap_period, day), created_at=clock.now())
     db.session.add(completion)
     db.session.flush()
-    paid = pay(member_id, task.reward, key=f"task:{completion.id}", cause_id=completion.id, note=f"task {task.code}")
+    paid = pay(member_id, task.reward, key=f"task:{completion.id}", cause_id=completion.id, note=f"task {task.code}",
+               new_key=True)  # the completion was inserted just above
     completion.points, completion.growth, completion.coupon_id = paid["points"], paid["growth"], paid["coupon_id"]
     db.session.flush()
     return completion

@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from types import SimpleNamespace
 
 from sqlalchemy import delete, extract, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -72,6 +73,22 @@ def update_policy(changes: dict) -> TierPolicy:
 
 def ladder() -> list[Tier]:
     return list(db.session.scalars(select(Tier).order_by(Tier.rank.asc())))
+
+
+def ladder_copy() -> tuple[SimpleNamespace, ...]:
+    """The ladder as committed now, lowest rank first, as read-only copies: the per-process copy behind
+    the till's version token (points.config), read once per transaction. Every purchase asks for the
+    member's tier and the tier its growth reaches; loading Tier rows for that cost two or three queries."""
+    from points import config
+
+    return config.current().tiers
+
+
+def tier_of(member: Member) -> SimpleNamespace | None:
+    """The member's tier (by `tier_id`, which `_change_tier` keeps in step with `member.tier`) as a copy."""
+    if member.tier_id is None:
+        return None
+    return next((tier for tier in ladder_copy() if tier.id == member.tier_id), None)
 
 
 def get_tier(tier_id: int) -> Tier:
@@ -193,10 +210,10 @@ def _add_years(day: date, years: int) -> date:
     return date(year, day.month, min(day.day, calendar.monthrange(year, day.month)[1]))
 
 
-def next_review_on(tier: Tier, after: date) -> date | None:
+def next_review_on(tier: Tier | SimpleNamespace, after: date) -> date | None:
     """The first review date after `after` for a member in `tier`; None for the entry tier."""
-    entry = entry_tier()
-    if entry is None or tier.id == entry.id:
+    tiers = ladder_copy()
+    if not tiers or tier.id == tiers[0].id:
         return None
     if tier.review_rule == "calendar" and tier.review_month_day:
         month, day = (int(part) for part in tier.review_month_day.split("-"))
@@ -207,16 +224,20 @@ def next_review_on(tier: Tier, after: date) -> date | None:
 
 # --- growth and tier changes --------------------------------------------------------------------------
 
-def _tier_for_growth(growth: int) -> Tier | None:
-    return db.session.scalar(select(Tier).where(Tier.growth_threshold <= growth).order_by(Tier.rank.desc()).limit(1))
+def _tier_for_growth(growth: int) -> SimpleNamespace | None:
+    """The highest tier whose entry threshold `growth` reaches."""
+    reached = [tier for tier in ladder_copy() if tier.growth_threshold <= growth]
+    return reached[-1] if reached else None
 
 
-def _change_tier(member: Member, target: Tier, reason: str, ref: str | None, period_start: datetime,
-                 review_from: date) -> dict:
-    current = member.tier
+def _change_tier(member: Member, target: Tier | SimpleNamespace, reason: str, ref: str | None,
+                 period_start: datetime, review_from: date) -> dict:
+    """Move the member to `target` (a Tier row or its copy; the relationship gets the row, loaded only here,
+    when the tier really changes)."""
+    current = tier_of(member)
     db.session.add(TierChange(member_id=member.id, from_tier_id=current.id if current else None, to_tier_id=target.id,
                               reason=reason, ref=ref, growth=member.growth, created_at=clock.now()))
-    member.tier = target
+    member.tier = target if isinstance(target, Tier) else db.session.get(Tier, target.id)
     member.tier_id = target.id
     member.tier_period_start = period_start
     member.tier_review_on = next_review_on(target, review_from)
@@ -247,14 +268,14 @@ def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) 
     member.growth = max(0, member.growth + delta)
     db.session.add(GrowthEvent(member_id=member.id, delta=delta, growth_after=member.growth, reason=reason[:32],
                                ref=ref, created_at=now))
-    current = member.tier
+    current = tier_of(member)
     target = _tier_for_growth(member.growth)
     if delta > 0:
         if target is not None and (current is None or target.rank > current.rank):
             return _change_tier(member, target, reason, ref, now, clock.business_today())
         return None
     if get_policy().refund_downgrade == "immediate":
-        target = target or entry_tier()
+        target = target or next(iter(ladder_copy()), None)
         if current is not None and target is not None and target.rank < current.rank:
             return _change_tier(member, target, reason, ref, now, clock.business_today())
     return None
@@ -345,9 +366,10 @@ def membership_multipliers(member_id: int, day: date) -> list[dict]:
     if member is None:
         raise NotFound("No such member.", code="member_not_found")
     found: list[dict] = []
-    if member.tier is not None:
-        percent = int((member.tier.benefits or {}).get("points_multiplier_percent", 100))
-        found.append({"name": f"tier:{member.tier.code}", "percent": percent})
+    tier = tier_of(member)
+    if tier is not None:
+        percent = int((tier.benefits or {}).get("points_multiplier_percent", 100))
+        found.append({"name": f"tier:{tier.code}", "percent": percent})
     found.extend(vip_service.multipliers(member, day))
     return found
 
