@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, insert, literal, or_, select
+from sqlalchemy.orm import make_transient_to_detached
 
 from app import clock, events
 from app.db_types import UTCDateTime
@@ -273,12 +274,7 @@ def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | No
         entry = _new_entry(account, item.amount, kind, item.key, item.cause_type, item.cause_id, expires, item.note)
         created[item.key] = (entry, lot)
     if created:
-        db.session.add_all([entry for entry, _ in created.values()])
-        db.session.flush()
-        for entry, lot in created.values():
-            lot.entry_id = entry.id
-        db.session.add_all([lot for _, lot in created.values()])
-        db.session.flush()
+        _insert_entries_and_lots(list(created.values()))
         if kind != "earn":  # a purchase's earn is announced by purchase_recorded, with its order number
             events.points_credited.send(None, credits=[
                 {"member_id": entry.member_id, "entry_id": entry.id, "amount": entry.delta,
@@ -292,6 +288,26 @@ def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | No
         else:
             results.append((found[item.key] if item.key in found else created[item.key][0], False))
     return results
+
+
+_ENTRY_COLUMNS = tuple(c.key for c in LedgerEntry.__table__.columns if c.key != "id")
+_LOT_COLUMNS = tuple(c.key for c in PointsLot.__table__.columns if c.key != "id")
+
+
+def _insert_entries_and_lots(rows: list[tuple[LedgerEntry, PointsLot]]) -> None:
+    """Insert new entries and their lots with two Core statements (the entries' ids come back by
+    RETURNING in parameter order) instead of two unit-of-work flushes, which cost a credit most of its
+    CPU. The entries become persistent objects of the session without another statement (the caller gets
+    them back, and a later get() in this transaction finds them); the lots are not needed as objects."""
+    ids = db.session.execute(
+        insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id, sort_by_parameter_order=True),
+        [{name: getattr(entry, name) for name in _ENTRY_COLUMNS} for entry, _ in rows]).scalars().all()
+    for (entry, lot), entry_id in zip(rows, ids, strict=True):
+        entry.id = lot.entry_id = entry_id
+        make_transient_to_detached(entry)
+        db.session.add(entry)
+    db.session.execute(insert(PointsLot.__table__), [{name: getattr(lot, name) for name in _LOT_COLUMNS}
+                                                     for _, lot in rows])
 
 
 def debit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,
