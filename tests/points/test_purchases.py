@@ -83,6 +83,19 @@ def test_growth_upgrades_the_tier_in_the_answer(buy, shopper):
     assert answer["tier_change"] == {"from": "normal", "to": "silver"}
 
 
+def test_the_purchase_answer_is_sent_in_the_documented_shape(buy, shopper, client, staff):
+    """The route sends the service's answer without dumping it through PurchaseOut: it must already be
+    what the schema would give (no extra keys, the same values), first time and on a replay."""
+    from points.schemas import PurchaseOut
+
+    _, member_id = shopper
+    for response in (buy(member_id, [("MUG", 10)], order_no="SHAPE1"), buy(member_id, [("MUG", 10)], order_no="SHAPE1"),
+                     buy(member_id, [("LATTE", 1)], order_no="SHAPE2")):
+        assert response.status_code == 201, response.get_json()
+        answer = response.get_json()
+        assert answer["applied_rules"] and PurchaseOut().dump(answer) == answer
+
+
 def test_spending_points_at_the_till(client, staff, shopper, give, buy):
     _, member_id = shopper
     give(member_id, 5000)
