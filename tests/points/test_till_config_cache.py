@@ -45,3 +45,18 @@ def test_the_copy_is_used_while_the_token_stands(client, staff, shopper):
     config.bump(db.session.connection())  # what a write outside the ORM must do
     db.session.commit()
     assert _latte_quote(client, staff, member_id)["payable"] == 3300
+
+
+def test_a_tier_change_committed_by_another_process_is_seen(client, staff, shopper):
+    """The tier ladder rides the same copy and token (members.tiers.service.ladder_copy)."""
+    from members.models import Member, Tier
+
+    _, member_id = shopper
+    assert _latte_quote(client, staff, member_id)["points_to_earn"] == 30
+    tier_id = db.session.get(Member, member_id).tier_id
+    db.session.rollback()
+    with Session(db.engine) as other:
+        tier = other.get(Tier, tier_id)
+        tier.benefits = {**(tier.benefits or {}), "points_multiplier_percent": 200}
+        other.commit()
+    assert _latte_quote(client, staff, member_id)["points_to_earn"] == 60
