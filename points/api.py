@@ -153,7 +153,7 @@ class AdjustmentsView(MethodView):
 @pos_blp.route("/quote")
 class QuoteView(MethodView):
     @staff_required
-    @pos_blp.arguments(QuoteIn)
+    @pos_blp.arguments(QuoteIn())  # an instance: given a class, webargs builds the schema on every request
     @pos_blp.response(200, QuoteOut)
     def post(self, body):
         """Price a cart for a member: member prices, coupons, points usable and their value, points earned.
@@ -165,7 +165,7 @@ class QuoteView(MethodView):
 @pos_blp.route("/purchases")
 class PurchasesView(MethodView):
     @staff_required
-    @pos_blp.arguments(PurchaseIn)
+    @pos_blp.arguments(PurchaseIn())  # an instance: given a class, webargs builds the schema on every request
     @pos_blp.response(201, PurchaseOut)
     def post(self, body):
         """Record a purchase (idempotent by order_no; same order_no with another body: 409)."""
