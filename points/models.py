@@ -231,8 +231,8 @@ class EarnRuleUse(db.Model):
 
 
 class ConfigVersion(db.Model):
-    """One row whose token changes in the same transaction as any write of the points policy, a product or
-    an earn rule (points.config.watch): each API process compares it with the token of its cached copy."""
+    """One row whose token changes in the same transaction as any write of the points policy, a product, an
+    earn rule or a tier (points.config.watch): each API process compares it with the token of its cached copy."""
 
     __tablename__ = "points_config_version"
 
