@@ -12,7 +12,8 @@ token row (a fresh test database) nothing is cached. Writes that bypass the ORM 
 
 Within one transaction the copy is read once (the purchase's quote, its points expiry, its growth and tier
 change and the first-purchase task all use the same one): the memo is kept with the session's transaction
-and dropped by any ORM write of a watched row in that session, so a transaction sees its own changes.
+and dropped by any ORM write of a watched row in that session (flushed or pending), so a transaction sees
+its own changes.
 
 The tier ladder belongs to the members domain (members.tiers.service.ladder_copy reads it from here): one
 cache with one token, not a second mechanism.
@@ -73,11 +74,17 @@ def current() -> Config:
     none when this transaction has read them already."""
     session = db.session()
     memo = session.info.get(_MEMO)
-    if memo is not None and memo[0] is session.get_transaction() and memo[0].is_active:
+    if memo is not None and memo[0] is session.get_transaction() and memo[0].is_active and not _pending(session):
         return memo[1]
     config = _current()
     session.info[_MEMO] = (session.get_transaction(), config)
     return config
+
+
+def _pending(session) -> bool:
+    """A watched row changed in this session but not flushed yet: the token query's autoflush will write it
+    (and bump the token), so the memo must not answer for it."""
+    return any(isinstance(obj, WATCHED) for obj in (*session.new, *session.dirty, *session.deleted))
 
 
 def _current() -> Config:
