@@ -206,7 +206,12 @@ def plan(history: History) -> list[Step]:
 
 
 def seed() -> list[str]:
+    from flask import current_app
+
     from members.models import MemberIdentity
+
+    if not current_app.config.get("TEST_LOGINS"):  # the shoppers are `test-shopperNN` logins: demo mode only
+        return ["demo shoppers: skipped (test logins are off outside the demo)"]
 
     if db.session.scalar(select(MemberIdentity.id).where(MemberIdentity.value == _login_code(1))) is not None:
         return [f"demo shoppers: {SHOPPERS} with history already there (log in as test-shopper01..{SHOPPERS})"]

@@ -34,3 +34,14 @@ def test_the_demo_program_has_shoppers_with_history(client, at):
     token = client.post("/api/v1/auth/wechat-login", json={"code": "test-shopper01"}).get_json()["token"]
     ledger = client.get("/api/v1/me/points/ledger", headers=bearer(token)).get_json()
     assert ledger["items"], "a regular has points history"
+
+
+def test_no_demo_shoppers_without_test_logins(app, at):
+    at("2026-03-05T10:00:00+08:00")
+    app.config["TEST_LOGINS"] = False
+    try:
+        lines = demo.seed()
+    finally:
+        app.config["TEST_LOGINS"] = True
+    assert "demo shoppers: skipped (test logins are off outside the demo)" in lines
+    assert db.session.scalar(select(func.count()).select_from(Purchase)) == 0
