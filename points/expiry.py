@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select, text, tuple_
 
 from app import clock
 from app import jobs as job_runtime
@@ -40,10 +40,17 @@ def _counts(**values: int) -> dict:
     return {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0, **values}
 
 
-def _candidates(state: str, time_column, cutoff, after_id: int, limit: int, shard: int, shards: int) -> list:
-    stmt = (select(PointsLot.id, PointsLot.member_id)
-            .where(PointsLot.state == state, time_column.is_not(None), time_column <= cutoff, PointsLot.id > after_id)
-            .order_by(PointsLot.id).limit(limit))
+def _candidates(state: str, time_column, cutoff, after: tuple | None, limit: int, shard: int, shards: int) -> list:
+    """The next batch of due lots in (time, id) order, after the last one of the previous batch.
+
+    Keyset on (time, id) walks the index (state, time, id) from where the last batch stopped and needs no
+    sort: ordering by id alone made PostgreSQL read and sort every remaining due lot for each batch (0.3 s a
+    batch at a million lots) whenever it chose the state index, which it does on fresh statistics."""
+    stmt = (select(PointsLot.id, PointsLot.member_id, time_column.label("due_at"))
+            .where(PointsLot.state == state, time_column.is_not(None), time_column <= cutoff)
+            .order_by(time_column, PointsLot.id).limit(limit))
+    if after is not None:
+        stmt = stmt.where(tuple_(time_column, PointsLot.id) > tuple_(*after))
     if shards > 1:
         stmt = stmt.where(PointsLot.member_id % shards == shard)
     return list(db.session.execute(stmt))
@@ -143,13 +150,13 @@ def expire_points_lots(day: date | None = None, shard: int = 0, shards: int = 1,
     batch_size = batch_size or BATCH_SIZE
     day = day or clock.business_today()
     cutoff = min(clock.start_of_business_day(day), clock.now())
-    counts, after_id, batch = _counts(), 0, 0
+    counts, after, batch = _counts(), None, 0
     while True:
-        rows = _candidates("open", PointsLot.expires_at, cutoff, after_id, batch_size, shard, shards)
+        rows = _candidates("open", PointsLot.expires_at, cutoff, after, batch_size, shard, shards)
         if not rows:
             break
         batch += 1
-        after_id = rows[-1].id
+        after = (rows[-1].due_at, rows[-1].id)
         _lock_accounts({row.member_id for row in rows})
         closed, written = _expire_batch([row.id for row in rows], cutoff, clock.now())
         _checkpoint("written", batch)
@@ -193,13 +200,13 @@ def activate_pending_points(batch_size: int | None = None) -> dict:
     first, exactly as points.service.activate_lot does one lot at a time. No ledger row: the points were
     counted when earned; only their state changes."""
     batch_size = batch_size or BATCH_SIZE
-    counts, after_id = _counts(), 0
+    counts, after = _counts(), None
     while True:
         now = clock.now()
-        rows = _candidates("pending", PointsLot.available_at, now, after_id, batch_size, 0, 1)
+        rows = _candidates("pending", PointsLot.available_at, now, after, batch_size, 0, 1)
         if not rows:
             break
-        after_id = rows[-1].id
+        after = (rows[-1].due_at, rows[-1].id)
         if _dialect() == "postgresql":
             member_ids = sorted({row.member_id for row in rows})
             _lock_accounts(set(member_ids))

@@ -65,8 +65,8 @@ class PointsLot(db.Model):
     __table_args__ = (
         CheckConstraint("remaining >= 0 AND remaining <= amount", name="remaining_in_range"),
         Index("ix_points_lots_member_state_expiry", "member_id", "state", "expires_at"),
-        Index("ix_points_lots_state_expiry", "state", "expires_at"),
-        Index("ix_points_lots_state_available", "state", "available_at"),
+        Index("ix_points_lots_state_expiry_id", "state", "expires_at", "id"),  # the expiry job's keyset
+        Index("ix_points_lots_state_available_id", "state", "available_at", "id"),  # the activation job's
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
