@@ -10,7 +10,8 @@ _events = Namespace()
 
 # sender: None; kwargs: member_id, is_new
 member_registered = _events.signal("member-registered")
-# kwargs: member_id, purchase_id, first (bool) -- emitted by points' purchase service
+# kwargs: member_id, purchase_id, order_no, points_earned, earn_entry_id (or None), first (bool) -- emitted by
+# points' purchase service
 purchase_recorded = _events.signal("purchase-recorded")
 # kwargs: member_id, purchase_id, refund_id, full (bool)
 purchase_refunded = _events.signal("purchase-refunded")

@@ -42,6 +42,9 @@ class Member(db.Model):
     phone: Mapped[str | None] = mapped_column(String(20), unique=True)
     tier_id: Mapped[int | None] = mapped_column(ForeignKey("tiers.id"), index=True)
     growth: Mapped[int] = mapped_column(default=0)
+    # Purchases recorded at the till (refunded ones too): the till learns "first purchase" from the same
+    # UPDATE that adds the purchase's growth, under that row's lock, instead of a query of the purchases.
+    purchase_count: Mapped[int] = mapped_column(default=0, server_default="0")
     # The current tier's review period: growth since `tier_period_start` must reach the tier's retention
     # threshold by `tier_review_on` (a business date; None for the entry tier, which is never reviewed).
     tier_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)

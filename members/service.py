@@ -200,6 +200,13 @@ def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) 
     return tiers_service.add_growth(member_id, delta, reason, ref)
 
 
+def add_purchase(member_id: int, growth: int, ref: str):
+    """A till purchase's growth and the member's purchase count (members.tiers.service.add_purchase)."""
+    from members.tiers import service as tiers_service
+
+    return tiers_service.add_purchase(member_id, growth, ref)
+
+
 def member_tier(member: Member) -> SimpleNamespace | None:
     """The member's tier as a read-only copy of the cached ladder (no query within a transaction that has
     read it): what the till's prices, earn rules and rewards check."""

@@ -1,6 +1,6 @@
 """What every till request reads and marketing rarely changes (the points policy, the products with their
-member prices, the active earn rules, the tier ladder), kept per process and checked against a version token
-once per transaction.
+member prices, the active earn rules, the tier ladder, the active task definitions), kept per process and
+checked against a version token once per transaction.
 
 Loading them through the ORM on every quote and purchase cost three queries and a good part of a
 purchase's CPU. The copy is correct across any number of API processes because the token lives in the
@@ -15,8 +15,9 @@ change and the first-purchase task all use the same one): the memo is kept with 
 and dropped by any ORM write of a watched row in that session (flushed or pending), so a transaction sees
 its own changes.
 
-The tier ladder belongs to the members domain (members.tiers.service.ladder_copy reads it from here): one
-cache with one token, not a second mechanism.
+The tier ladder belongs to the members domain (members.tiers.service.ladder_copy reads it from here), the
+task definitions to the tasks domain (tasks.service.running: a first purchase asks for the first-purchase
+and invite tasks, a check-in for the check-in task): one cache with one token, not a second mechanism.
 
 The copies are plain read-only namespaces, not ORM objects: they never touch a session.
 """
@@ -35,8 +36,9 @@ from sqlalchemy.orm import object_session
 from app.extensions import db
 from members.models import Tier
 from points.models import ConfigVersion, EarnRule, PointsPolicy, Product
+from tasks.models import TaskDefinition
 
-WATCHED = (PointsPolicy, Product, EarnRule, Tier)
+WATCHED = (PointsPolicy, Product, EarnRule, Tier, TaskDefinition)
 _version = ConfigVersion.__table__
 
 
@@ -46,6 +48,7 @@ class Config:
     products: dict[str, SimpleNamespace]  # by SKU, active or not
     earn_rules: tuple[SimpleNamespace, ...]  # active ones
     tiers: tuple[SimpleNamespace, ...]  # the ladder, lowest rank first
+    tasks: tuple[SimpleNamespace, ...]  # active task definitions, in display order
 
 
 _cache: dict[str, tuple[str, Config]] = {}  # database URL -> (token, copy)
@@ -66,6 +69,8 @@ def _load() -> Config:
         earn_rules=tuple(_copy(r) for r in db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True))
                                                               .order_by(EarnRule.id))),
         tiers=tuple(_copy(t) for t in db.session.scalars(select(Tier).order_by(Tier.rank.asc()))),
+        tasks=tuple(_copy(t) for t in db.session.scalars(select(TaskDefinition).where(TaskDefinition.active.is_(True))
+                                                         .order_by(TaskDefinition.display_order, TaskDefinition.id))),
     )
 
 
@@ -87,8 +92,11 @@ def _pending(session) -> bool:
     return any(isinstance(obj, WATCHED) for obj in (*session.new, *session.dirty, *session.deleted))
 
 
+_TOKEN = select(_version.c.token).where(_version.c.id == 1)
+
+
 def _current() -> Config:
-    token = db.session.execute(select(_version.c.token).where(_version.c.id == 1)).scalar()
+    token = db.session.execute(_TOKEN).scalar()
     key = db.engine.url.render_as_string(hide_password=True)
     if token is not None:
         cached = _cache.get(key)

@@ -12,9 +12,8 @@ import json
 import math
 from fractions import Fraction
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 
 from app import clock, events
 from app.errors import ApiError, Conflict, NotFound, ValidationError
@@ -38,6 +37,21 @@ def _find_purchase(store_id: int, order_no: str) -> Purchase | None:
                              .execution_options(populate_existing=True))
 
 
+_purchases = Purchase.__table__
+# The till's own statements, built once: building a statement costs more CPU than PostgreSQL spends on it.
+_STORED_ANSWER = select(_purchases.c.request_hash, _purchases.c.response).where(
+    _purchases.c.store_id == bindparam("store_id"), _purchases.c.order_no == bindparam("order_no"))
+_INSERT_PURCHASE = insert(_purchases).returning(_purchases.c.id)
+_INSERT_LINES = insert(PurchaseLine.__table__)
+_FINISH_PURCHASE = update(_purchases).where(_purchases.c.id == bindparam("purchase_id")).values(
+    spend_entry_id=bindparam("spend_id"), earn_entry_id=bindparam("earn_id"), response=bindparam("answer"))
+
+
+def _stored_answer(store_id: int, order_no: str):
+    """(request_hash, response) of this store's order, if recorded: all a replay needs."""
+    return db.session.execute(_STORED_ANSWER, {"store_id": store_id, "order_no": order_no}).one_or_none()
+
+
 def _replay(row: Purchase | Refund, digest: str, what: str) -> dict:
     if row.request_hash != digest:
         raise Conflict(f"This {what} was already used with a different request.", code=f"{what}_conflict")
@@ -52,13 +66,13 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
     try:
         member = pricing.resolve_member(body)
     except ApiError:  # a retry whose code was burnt by the first attempt, or has expired since: same answer
-        existing = _find_purchase(store_id, order_no)
+        existing = _stored_answer(store_id, order_no)
         if existing is None:
             raise
         return _replay(existing, digest, "order_no")
     try:
         account = ledger.lock_account(member.id)  # held: the ledger calls below update this same object
-        existing = _find_purchase(store_id, order_no)  # a twin that held the lock before us has committed
+        existing = _stored_answer(store_id, order_no)  # a twin that held the lock before us has committed
         if existing is not None:
             result = _replay(existing, digest, "order_no")
             db.session.rollback()
@@ -75,7 +89,7 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
         return answer
     except IntegrityError:
         db.session.rollback()
-        existing = _find_purchase(store_id, order_no)
+        existing = _stored_answer(store_id, order_no)
         if existing is None:
             raise
         return _replay(existing, digest, "order_no")
@@ -86,67 +100,61 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
 
 def _write_purchase(store_id: int, operator_id: int | None, member: Member, account: PointsAccount, order_no: str,
                     digest: str, quote: dict) -> dict:
+    """The purchase's rows through Core statements built once (no unit-of-work flush: a good part of a
+    purchase's CPU went there): the INSERT's unique (store, order_no) decides a race before any points move,
+    and the answer, stored for replays, goes out with the entry ids in one last UPDATE."""
     now = clock.now()
     growth = quote["payable"] // 100
-    values = dict(
+    purchase_id = db.session.execute(_INSERT_PURCHASE, dict(
         store_id=store_id, order_no=order_no, member_id=member.id, operator_id=operator_id, request_hash=digest,
         subtotal=quote["subtotal"], coupon_discount=quote["coupon_discount"], points_used=quote["points_used"],
         points_value=quote["points_value"], paid=quote["payable"], points_earned=quote["points_to_earn"],
         growth_added=growth, earn_entry_id=None, spend_entry_id=None, refunded_amount=0, refunded_full=False,
-        created_at=now,
-    )
-    # A Core INSERT .. RETURNING id instead of a unit-of-work flush (a good part of a purchase's CPU): the
-    # unique (store, order_no) decides a race here, before any points move. Every column is set, so the
-    # object attached to the session below is complete and persistent without another statement: the
-    # purchase_recorded receivers get() it from the identity map, and its final UPDATE goes out at commit.
-    purchase = Purchase(id=db.session.execute(insert(Purchase.__table__).returning(Purchase.__table__.c.id),
-                                              values).scalar_one(), response=None, **values)
-    make_transient_to_detached(purchase)
-    db.session.add(purchase)
-    db.session.execute(insert(PurchaseLine), [{"purchase_id": purchase.id, **{k: line[k] for k in (
-        "sku", "name", "category", "qty", "list_price", "unit_price", "total")}} for line in quote["lines"]])
+        response=None, created_at=now,
+    )).scalar_one()
+    db.session.execute(_INSERT_LINES, [{"purchase_id": purchase_id, **{k: line[k] for k in (
+        "sku", "name", "category", "qty", "list_price", "unit_price", "total")}, "refunded_qty": 0}
+        for line in quote["lines"]])
     if quote["coupon_ids"]:
         coupon_lines = [{k: line[k] for k in ("sku", "category", "qty", "unit_price", "total")}
                         for line in quote["lines"]]
-        discount = coupons_service.use_for_purchase(member.id, quote["coupon_ids"], coupon_lines, purchase.id)
+        discount = coupons_service.use_for_purchase(member.id, quote["coupon_ids"], coupon_lines, purchase_id)
         if discount != quote["coupon_discount"]:
             raise Conflict("The coupons changed while the purchase was recorded; quote again.", code="coupon_changed")
-    key = f"pos-purchase:{purchase.id}"
+    key = f"pos-purchase:{purchase_id}"
     spend = earn = None
     if quote["points_used"]:
         spend = ledger.debit(member.id, quote["points_used"], kind="spend", key=key, cause_type="purchase",
-                             cause_id=purchase.id, note=f"order {order_no}", new_key=True)
+                             cause_id=purchase_id, note=f"order {order_no}", new_key=True)
     if quote["points_to_earn"]:
         earn = ledger.credit(member.id, quote["points_to_earn"], kind="earn", key=key, cause_type="purchase",
-                             cause_id=purchase.id, available_at=quote["points_pending_until"],
+                             cause_id=purchase_id, available_at=quote["points_pending_until"],
                              expires_at=quote["earn_expires_at"], note=f"order {order_no}", new_key=True)
-        earn_rules.record_uses(purchase.id, member.id, quote["business_date"], quote["rule_points"])
+        earn_rules.record_uses(purchase_id, member.id, quote["business_date"], quote["rule_points"])
     tier = members_service.member_tier(member)
     tier_code = tier.code if tier else None
-    change = members_service.add_growth(member.id, growth, reason="purchase", ref=key) if growth else None
-    earlier = db.session.scalar(select(Purchase.id).where(
-        Purchase.member_id == member.id, Purchase.id != purchase.id).limit(1))
-    events.purchase_recorded.send(None, member_id=member.id, purchase_id=purchase.id, first=earlier is None)
+    grown = members_service.add_purchase(member.id, growth, ref=key)
+    events.purchase_recorded.send(None, member_id=member.id, purchase_id=purchase_id, order_no=order_no,
+                                  points_earned=quote["points_to_earn"], earn_entry_id=earn.id if earn else None,
+                                  first=grown.purchase_count == 1)
     answer = {
         "order_no": order_no,
-        "purchase_id": purchase.id,
-        "subtotal": purchase.subtotal,
-        "coupon_discount": purchase.coupon_discount,
-        "paid": purchase.paid,
-        "points_earned": purchase.points_earned,
-        "points_pending": bool(purchase.points_earned and quote["points_pending_until"] is not None),
-        "points_spent": purchase.points_used,
-        "points_value": purchase.points_value,
-        "growth_added": purchase.growth_added,
-        "tier": {"code": change["to"] if change else tier_code},
-        "tier_change": change,
+        "purchase_id": purchase_id,
+        "subtotal": quote["subtotal"],
+        "coupon_discount": quote["coupon_discount"],
+        "paid": quote["payable"],
+        "points_earned": quote["points_to_earn"],
+        "points_pending": bool(quote["points_to_earn"] and quote["points_pending_until"] is not None),
+        "points_spent": quote["points_used"],
+        "points_value": quote["points_value"],
+        "growth_added": growth,
+        "tier": {"code": grown.change["to"] if grown.change else tier_code},
+        "tier_change": grown.change,
         "balance": account.available - account.debt,
         "applied_rules": quote["applied_rules"],
     }
-    # one UPDATE of the purchase at commit
-    purchase.spend_entry_id = spend.id if spend is not None else None
-    purchase.earn_entry_id = earn.id if earn is not None else None
-    purchase.response = answer
+    db.session.execute(_FINISH_PURCHASE, {"purchase_id": purchase_id, "spend_id": spend.id if spend else None,
+                                          "earn_id": earn.id if earn else None, "answer": answer})
     return answer
 
 

@@ -48,6 +48,12 @@ def check_open(task: TaskDefinition, member: Member) -> None:
         raise Forbidden(f"Members of this tier cannot do the task {task.code}.", code="tier_not_allowed")
 
 
+def reward_amounts(reward: dict | None) -> tuple[int, int]:
+    """(points, growth) a reward pays: what `pay` credits and what a completion row records."""
+    reward = reward or {}
+    return max(int(reward.get("points") or 0), 0), max(int(reward.get("growth") or 0), 0)
+
+
 def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | None = None,
         new_key: bool = False) -> dict:
     """Points, growth and/or a coupon for one reason, idempotent by `key` (inside the caller's transaction).
@@ -58,12 +64,11 @@ def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | 
 
     reward = reward or {}
     paid = {"points": 0, "growth": 0, "coupon_id": None}
-    points = int(reward.get("points") or 0)
+    points, growth = reward_amounts(reward)
     if points > 0:
         points_service.credit(member_id, points, kind="grant", key=key, cause_type="task", cause_id=cause_id,
                               note=note, new_key=new_key)
         paid["points"] = points
-    growth = int(reward.get("growth") or 0)
     if growth > 0:
         members_service.add_growth(member_id, growth, reason="task", ref=key)
         paid["growth"] = growth

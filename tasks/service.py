@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import clock
 from app.audit import service as audit
@@ -18,7 +20,7 @@ from app.pagination import keyset_page
 from app.transactions import atomic
 from members import service as members_service
 from members.models import Tier
-from tasks.common import check_open, in_window, pay, period_key, tier_allowed
+from tasks.common import check_open, in_window, pay, period_key, reward_amounts, tier_allowed
 from tasks.models import SELF_REPORTED_KINDS, CheckIn, TaskCompletion, TaskDefinition
 
 log = logging.getLogger(__name__)
@@ -144,20 +146,20 @@ def by_code(code: str) -> TaskDefinition:
 
 
 def running(kind: str) -> list[TaskDefinition]:
-    """Tasks of a kind that are on and within their dates now, in display order."""
-    tasks = db.session.scalars(select(TaskDefinition).where(TaskDefinition.kind == kind,
-                                                            TaskDefinition.active.is_(True))
-                               .order_by(TaskDefinition.display_order, TaskDefinition.id))
+    """Tasks of a kind that are on and within their dates now, in display order: read-only copies from the
+    per-process cache of the till's configuration (points.config), since every first purchase and every
+    check-in asks."""
+    from points import config
+
     now = clock.now()
-    return [t for t in tasks if in_window(t, now)]
+    return [t for t in config.current().tasks if t.kind == kind and in_window(t, now)]
 
 
 # --- completions --------------------------------------------------------------------------------------
 
 def done_in_period(task: TaskDefinition, member_id: int, day: date) -> int:
-    return db.session.scalar(select(func.count(TaskCompletion.id)).where(
-        TaskCompletion.task_id == task.id, TaskCompletion.member_id == member_id,
-        TaskCompletion.period_key == period_key(task.cap_period, day))) or 0
+    return db.session.execute(_DONE_IN_PERIOD, {"task_id": task.id, "member_id": member_id,
+                                                "period_key": period_key(task.cap_period, day)}).scalar() or 0
 
 
 def find_completion(task_id: int, member_id: int, ref: str) -> TaskCompletion | None:
@@ -165,23 +167,47 @@ def find_completion(task_id: int, member_id: int, ref: str) -> TaskCompletion | 
         TaskCompletion.task_id == task_id, TaskCompletion.member_id == member_id, TaskCompletion.ref == ref))
 
 
+_completions = TaskCompletion.__table__
+_COMPLETED = select(_completions.c.id).where(_completions.c.task_id == bindparam("task_id"),
+                                             _completions.c.member_id == bindparam("member_id"),
+                                             _completions.c.ref == bindparam("ref"))
+_DONE_IN_PERIOD = select(func.count()).select_from(_completions).where(
+    _completions.c.task_id == bindparam("task_id"), _completions.c.member_id == bindparam("member_id"),
+    _completions.c.period_key == bindparam("period_key"))
+_INSERT_COMPLETION = insert(_completions).returning(_completions.c.id)
+_SET_COMPLETION_COUPON = update(_completions).where(_completions.c.id == bindparam("completion_id")).values(
+    coupon_id=bindparam("coupon"))
+
+
+def completed(task_id: int, member_id: int, ref: str) -> bool:
+    return db.session.execute(_COMPLETED, {"task_id": task_id, "member_id": member_id, "ref": ref}).first() is not None
+
+
 def record(task: TaskDefinition, member_id: int, ref: str) -> TaskCompletion:
     """Take the next slot of the period and pay the reward, inside the caller's transaction.
 
     The caller holds the member's account lock, so the count is exact; the unique (period, slot) is the
-    database's own guarantee should anything bypass the lock."""
+    database's own guarantee should anything bypass the lock. The row goes in by a Core INSERT with the
+    points and growth it pays (a reward's points and growth are what it says); only a coupon, known once
+    granted, is written after."""
     day = clock.business_today()
     done = done_in_period(task, member_id, day)
     if done >= task.cap_count:
         raise CapReached(f"The task {task.code} is done {done} of {task.cap_count} times this period.")
+    points, growth = reward_amounts(task.reward)
     completion = TaskCompletion(task_id=task.id, member_id=member_id, ref=ref, slot=done + 1, business_day=day,
-                                period_key=period_key(task.cap_period, day), created_at=clock.now())
+                                period_key=period_key(task.cap_period, day), created_at=clock.now(),
+                                points=points, growth=growth, coupon_id=None)
+    completion.id = db.session.execute(_INSERT_COMPLETION, {
+        c: getattr(completion, c) for c in ("task_id", "member_id", "ref", "slot", "business_day", "period_key",
+                                            "created_at", "points", "growth", "coupon_id")}).scalar_one()
+    make_transient_to_detached(completion)
     db.session.add(completion)
-    db.session.flush()
     paid = pay(member_id, task.reward, key=f"task:{completion.id}", cause_id=completion.id, note=f"task {task.code}",
                new_key=True)  # the completion was inserted just above
-    completion.points, completion.growth, completion.coupon_id = paid["points"], paid["growth"], paid["coupon_id"]
-    db.session.flush()
+    if paid["coupon_id"] is not None:
+        db.session.execute(_SET_COMPLETION_COUPON, {"completion_id": completion.id, "coupon": paid["coupon_id"]})
+        set_committed_value(completion, "coupon_id", paid["coupon_id"])
     return completion
 
 
@@ -227,7 +253,7 @@ def complete_for_system(task: TaskDefinition, member_id: int, ref: str) -> TaskC
     if not in_window(task, clock.now()) or not tier_allowed(task.tiers, member):
         return None
     points_service.lock_account(member_id)
-    if find_completion(task.id, member_id, ref) is not None:
+    if completed(task.id, member_id, ref):
         return None
     try:
         with db.session.begin_nested():

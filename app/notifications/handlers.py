@@ -28,16 +28,13 @@ def _balance(member_id: int) -> int:
     return 0 if account is None else account.available - account.debt
 
 
-def on_purchase_recorded(sender, member_id: int, purchase_id: int, **_) -> None:
-    from points.models import Purchase
-
-    purchase = db.session.get(Purchase, purchase_id)
-    if purchase is None or not purchase.points_earned:
+def on_purchase_recorded(sender, member_id: int, purchase_id: int, order_no: str, points_earned: int,
+                         earn_entry_id: int | None, **_) -> None:
+    if not points_earned:
         return
-    key = f"points_credited:{purchase.earn_entry_id}" if purchase.earn_entry_id else f"purchase:{purchase_id}"
+    key = f"points_credited:{earn_entry_id}" if earn_entry_id else f"purchase:{purchase_id}"
     service.notify(member_id, "points_credited", key,
-                   {"points": purchase.points_earned, "balance": _balance(member_id),
-                    "reason": f"消费 {purchase.order_no}"})
+                   {"points": points_earned, "balance": _balance(member_id), "reason": f"消费 {order_no}"})
 
 
 def on_points_credited(sender, credits: list[dict], **_) -> None:

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from types import SimpleNamespace
 
-from sqlalchemy import delete, extract, func, insert, or_, select
+from sqlalchemy import bindparam, case, delete, extract, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from app import clock, events
 from app.audit import service as audit
@@ -86,9 +88,13 @@ def ladder_copy() -> tuple[SimpleNamespace, ...]:
 
 def tier_of(member: Member) -> SimpleNamespace | None:
     """The member's tier (by `tier_id`, which `_change_tier` keeps in step with `member.tier`) as a copy."""
-    if member.tier_id is None:
+    return _tier_by_id(member.tier_id)
+
+
+def _tier_by_id(tier_id: int | None) -> SimpleNamespace | None:
+    if tier_id is None:
         return None
-    return next((tier for tier in ladder_copy() if tier.id == member.tier_id), None)
+    return next((tier for tier in ladder_copy() if tier.id == tier_id), None)
 
 
 def get_tier(tier_id: int) -> Tier:
@@ -255,32 +261,75 @@ def _lock_member(member_id: int) -> Member:
     return member
 
 
+_members = Member.__table__
+# One statement both changes growth (never below zero) and, for a till purchase, counts the purchase; the
+# UPDATE takes the member row's lock, and RETURNING gives what the tier rules need, as committed before us.
+_GROW = (update(_members).where(_members.c.id == bindparam("member_id"))
+         .values(growth=case((_members.c.growth + bindparam("delta") < 0, 0),
+                             else_=_members.c.growth + bindparam("delta")),
+                 purchase_count=_members.c.purchase_count + bindparam("purchases"))
+         .returning(_members.c.growth, _members.c.tier_id, _members.c.purchase_count))
+_GROWTH_EVENT = insert(GrowthEvent.__table__)
+
+
+@dataclass(frozen=True)
+class GrowthResult:
+    change: dict | None  # {"from", "to"} tier codes when the tier changed
+    purchase_count: int  # the member's purchases, this one included (1 = a first purchase)
+
+
 def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) -> dict | None:
     """Change growth value (成长值) inside the caller's transaction. Crossing thresholds upgrades at once,
     possibly by several tiers; removed growth (a refund) downgrades at once only under the `immediate`
     refund policy, else the review decides. Returns {"from", "to"} tier codes when the tier changed."""
     if not isinstance(delta, int) or isinstance(delta, bool):
         raise ValueError(f"growth delta must be an int, got {delta!r}")
-    member = _lock_member(member_id)
     if delta == 0:
         return None
+    return _grow(member_id, delta, reason, ref, purchases=0).change
+
+
+def add_purchase(member_id: int, growth: int, ref: str) -> GrowthResult:
+    """A till purchase: its growth (the same rules as add_growth) and the member's purchase count, in one
+    statement under the member row's lock, so "first purchase" is exact however purchases race."""
+    if not isinstance(growth, int) or isinstance(growth, bool) or growth < 0:
+        raise ValueError(f"a purchase's growth must be a non-negative int, got {growth!r}")
+    return _grow(member_id, growth, "purchase", ref, purchases=1)
+
+
+def _grow(member_id: int, delta: int, reason: str, ref: str | None, purchases: int) -> GrowthResult:
+    row = db.session.execute(_GROW, {"member_id": member_id, "delta": delta, "purchases": purchases}).one_or_none()
+    if row is None:
+        raise NotFound("No such member.", code="member_not_found")
+    member = db.session.identity_map.get(identity_key(Member, member_id))
+    if member is not None:  # the copy in this session now shows what the UPDATE wrote
+        for name in ("growth", "tier_id", "purchase_count"):
+            set_committed_value(member, name, getattr(row, name))
+    result = GrowthResult(None, row.purchase_count)
+    if delta == 0:
+        return result
     now = clock.now()
-    member.growth = max(0, member.growth + delta)
-    # a Core insert: nothing reads the log row back as an object, and a flush of it costs several times more
-    db.session.execute(insert(GrowthEvent.__table__).values(member_id=member.id, delta=delta,
-                                                            growth_after=member.growth, reason=reason[:32], ref=ref,
-                                                            created_at=now))
-    current = tier_of(member)
-    target = _tier_for_growth(member.growth)
+    db.session.execute(_GROWTH_EVENT, {"member_id": member_id, "delta": delta, "growth_after": row.growth,
+                                       "reason": reason[:32], "ref": ref, "created_at": now})
+    current = _tier_by_id(row.tier_id)
+    target = _tier_for_growth(row.growth)
     if delta > 0:
         if target is not None and (current is None or target.rank > current.rank):
-            return _change_tier(member, target, reason, ref, now, clock.business_today())
-        return None
+            return GrowthResult(_change_tier(_loaded(member_id), target, reason, ref, now, clock.business_today()),
+                                row.purchase_count)
+        return result
     if get_policy().refund_downgrade == "immediate":
         target = target or next(iter(ladder_copy()), None)
         if current is not None and target is not None and target.rank < current.rank:
-            return _change_tier(member, target, reason, ref, now, clock.business_today())
-    return None
+            return GrowthResult(_change_tier(_loaded(member_id), target, reason, ref, now, clock.business_today()),
+                                row.purchase_count)
+    return result
+
+
+def _loaded(member_id: int) -> Member:
+    """The member as an object, for a tier change (rare): the one in the session was synced by _grow, else
+    a read after the UPDATE sees what it wrote."""
+    return db.session.get(Member, member_id)
 
 
 def period_growth(member: Member, until: datetime) -> int:

@@ -17,7 +17,8 @@ FIRST = {"code": "first", "kind": "first_purchase", "title": "首单有礼", "re
 
 def _purchase(member_id: int, purchase_id: int, first: bool = True) -> None:
     """What the purchase service does: send the event inside its transaction, then commit it."""
-    events.purchase_recorded.send(None, member_id=member_id, purchase_id=purchase_id, first=first)
+    events.purchase_recorded.send(None, member_id=member_id, purchase_id=purchase_id, order_no=f"T{purchase_id}",
+                                  points_earned=0, earn_entry_id=None, first=first)
     db.session.commit()
 
 
@@ -43,7 +44,8 @@ def test_receiver_does_not_commit(client, login, marketing):
     # (on SQLite a SAVEPOINT issued before any write would itself open, and its RELEASE commit, the transaction)
     db.session.get(Member, member_id).nickname = "buyer"
     db.session.flush()
-    events.purchase_recorded.send(None, member_id=member_id, purchase_id=1, first=True)
+    events.purchase_recorded.send(None, member_id=member_id, purchase_id=1, order_no="T1", points_earned=0,
+                                  earn_entry_id=None, first=True)
     db.session.rollback()  # the purchase failed after the event: the reward goes with it
     assert TaskCompletion.query.count() == 0 and LedgerEntry.query.count() == 0
     assert db.session.get(Member, member_id).nickname is None
