@@ -233,9 +233,9 @@ def ledger_bench() -> dict:
         deep = [timed(1, cursor) for cursor in deep_cursors]
         sql_first = [query_only(random.randint(1, MEMBERS)) for _ in range(3000)]
         sql_deep = [query_only(1, cursor) for cursor in deep_cursors]
-        plan = "\n".join(r[0] for r in db.session.execute(text(
-            f"EXPLAIN ANALYZE SELECT * FROM points_ledger WHERE member_id = 1 AND id < {sum(heavy_ids) // 2} "
-            "ORDER BY member_id DESC, id DESC LIMIT 21")))
+        page = history.page_statement(1, sum(heavy_ids) // 2, 21).compile(
+            db.engine, compile_kwargs={"literal_binds": True})
+        plan = "\n".join(r[0] for r in db.session.execute(text(f"EXPLAIN ANALYZE {page}")))
     q = lambda xs, p: statistics.quantiles(xs, n=100)[p - 1]  # noqa: E731
     return {"rows": rows, "first": (q(firsts, 50), q(firsts, 99)), "deep": (q(deep, 50), q(deep, 99)),
             "sql_first": (q(sql_first, 50), q(sql_first, 99)), "sql_deep": (q(sql_deep, 50), q(sql_deep, 99)),

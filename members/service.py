@@ -6,8 +6,9 @@ from datetime import date
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.util import identity_key
 
 from app import clock, events, wechat
 from app.auth import issue_token
@@ -24,8 +25,15 @@ def mask_phone(phone: str | None) -> str | None:
     return phone[:3] + "****" + phone[-4:] if len(phone) >= 7 else "****"
 
 
+_MEMBER = select(Member).where(Member.id == bindparam("member_id"))
+
+
 def get_member(member_id: int) -> Member:
-    member = db.session.get(Member, member_id)
+    """The member of this session's identity map, else one read by a statement built once (session.get
+    builds its query on every miss: half the CPU of a till's member lookup)."""
+    member = db.session.identity_map.get(identity_key(Member, member_id))
+    if member is None:
+        member = db.session.execute(_MEMBER, {"member_id": member_id}).scalar()
     if member is None:
         raise NotFound("No such member.", code="member_not_found")
     return member

@@ -29,7 +29,7 @@ from datetime import date
 from fractions import Fraction
 from types import SimpleNamespace
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.audit import service as audit
 from app.errors import NotFound, ValidationError
@@ -190,11 +190,16 @@ def compute(member: Member, lines: list[dict], paid: int, day: date, policy: Poi
     return {"points": total, "applied_rules": applied, "rule_points": rule_points}
 
 
+_INSERT_USES = insert(EarnRuleUse.__table__)
+
+
 def record_uses(purchase_id: int, member_id: int, day: date, rule_points: dict[int, int]) -> None:
-    for rule_id, points in rule_points.items():
-        if points > 0:
-            db.session.add(EarnRuleUse(purchase_id=purchase_id, member_id=member_id, rule_id=rule_id,
-                                       business_date=day, points=points))
+    """What each rule gave this purchase (the day caps count it), by one Core INSERT: nothing reads these
+    rows back as objects in the purchase's transaction."""
+    rows = [{"purchase_id": purchase_id, "member_id": member_id, "rule_id": rule_id, "business_date": day,
+             "points": points, "released": 0} for rule_id, points in rule_points.items() if points > 0]
+    if rows:
+        db.session.execute(_INSERT_USES, rows)
 
 
 def release_uses(purchase_id: int, share: Fraction) -> None:

@@ -1,7 +1,7 @@
 """Reading the ledger: the shopper's own history and marketing's page of one member's history."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 
 from app.errors import ValidationError
 from app.extensions import db
@@ -9,21 +9,30 @@ from app.pagination import decode_cursor, encode_cursor
 from members import service as members_service
 from points.models import LedgerEntry
 
+_NEWEST = 2**31 - 1  # above every ledger id (an INTEGER column)
+
+
+def page_statement(member_id: int, before: int, limit: int):
+    key = tuple_(LedgerEntry.member_id, LedgerEntry.id)
+    return (select(LedgerEntry).where(key > tuple_(member_id, 0), key < tuple_(member_id, before))
+            .order_by(LedgerEntry.member_id.desc(), LedgerEntry.id.desc()).limit(limit))
+
 
 def member_ledger(member_id: int, limit: int, cursor: str | None) -> dict:
     """Newest first, keyset on (member_id, id): one index range scan per page however long the history.
 
-    Ordering by (member_id, id) rather than id alone matters on PostgreSQL: with `ORDER BY id` the planner
-    may walk the primary key backwards filtering on member_id (seconds for a heavy member's old pages on a
-    10M-row ledger, see bench/README.md); this order matches ix_points_ledger_member_id_id exactly."""
-    stmt = select(LedgerEntry).where(LedgerEntry.member_id == member_id)
+    The page is the range (member, 0) < (member_id, id) < (member, cursor) of ix_points_ledger_member_id_id,
+    written as two row comparisons and no `member_id = :m`. With the equality PostgreSQL 15 (a) may walk the
+    primary key backwards filtering on member_id, since equality makes `id DESC` order the same, and (b) on
+    the composite index positions the backward scan at the member's newest row rather than at the cursor.
+    Either reads every newer row of the member or of the table: 100-350 ms for a deep page of a member with
+    a million rows on an 11M-row ledger (bench/README.md), against well under a millisecond for the range."""
+    before = _NEWEST
     if cursor:
-        last_id = decode_cursor(cursor)
-        if not isinstance(last_id, int) or isinstance(last_id, bool):
+        before = decode_cursor(cursor)
+        if not isinstance(before, int) or isinstance(before, bool):
             raise ValidationError("cursor", "Not a cursor this API issued.", code="bad_cursor")
-        stmt = stmt.where(LedgerEntry.id < last_id)
-    rows = list(db.session.scalars(
-        stmt.order_by(LedgerEntry.member_id.desc(), LedgerEntry.id.desc()).limit(limit + 1)))
+    rows = list(db.session.scalars(page_statement(member_id, before, limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": rows, "next_cursor": encode_cursor(rows[-1].id) if more else None}

@@ -68,13 +68,20 @@ def expiry_for(earned_at: datetime, policy: PointsPolicy | SimpleNamespace | Non
 
 # --- accounts -----------------------------------------------------------------------------------------
 
+_LOCK_ONE = (select(PointsAccount).where(PointsAccount.member_id == bindparam("member_id")).with_for_update()
+             .execution_options(populate_existing=True))
+
+
 def _select_locked(member_ids: list[int]) -> dict[int, PointsAccount]:
     """FOR UPDATE in member id order: the one order every writer of several accounts uses (expiry, grants),
-    so two batches never deadlock. populate_existing: a re-lock sees what another transaction committed."""
-    accounts = db.session.scalars(
-        select(PointsAccount).where(any_of(PointsAccount.member_id, member_ids)).order_by(PointsAccount.member_id)
-        .with_for_update().execution_options(populate_existing=True)
-    )
+    so two batches never deadlock. populate_existing: a re-lock sees what another transaction committed.
+    One account (every till request) by a statement built once."""
+    if len(member_ids) == 1:
+        accounts = db.session.scalars(_LOCK_ONE, {"member_id": member_ids[0]})
+    else:
+        accounts = db.session.scalars(
+            select(PointsAccount).where(any_of(PointsAccount.member_id, member_ids)).order_by(PointsAccount.member_id)
+            .with_for_update().execution_options(populate_existing=True))
     return {account.member_id: account for account in accounts}
 
 

@@ -105,3 +105,23 @@ def test_concurrent_different_refunds_never_exceed_paid(app, staff, shopper, buy
     db.session.remove()
     assert db.session.scalar(select(Purchase)).refunded_amount == 9000
     assert ledger.summary(member_id)["balance"] == 10
+
+
+@postgres_only
+def test_racing_first_purchases_reward_the_first_purchase_once(app, client, marketing, staff, shopper):
+    """Ten purchases of a new member at once: the purchase count, read back from the growth UPDATE under the
+    member row's lock, makes exactly one of them the first; every one adds its growth."""
+    from members.models import Member
+    from tasks.models import TaskCompletion
+    from tests.tasks.helpers import define
+
+    define(client, marketing, code="first", kind="first_purchase", title="首单有礼", reward={"points": 50})
+    _, member_id = shopper
+    results = _race(app, 10, lambda c, i: c.post("/api/v1/pos/purchases", headers=staff, json={
+        "order_no": f"FIRST{i}", "member_id": member_id, "items": [{"sku": "TEA", "qty": 1}], "paid": 2000}))
+    assert {status for status, _ in results} == {201}, results
+    db.session.remove()
+    member = db.session.get(Member, member_id)
+    assert (member.purchase_count, member.growth) == (10, 200)
+    assert db.session.scalar(select(func.count()).select_from(TaskCompletion)) == 1
+    assert ledger.summary(member_id)["balance"] == 10 * 20 + 50

@@ -139,6 +139,28 @@ def test_first_purchase_event(buy, shopper):
     assert seen == [(member_id, True), (member_id, False)]
 
 
+def test_a_purchase_without_growth_still_counts_as_the_first(buy, shopper):
+    """Under one yuan paid a purchase adds no growth; it is still the member's first purchase, and the next
+    one is not: the count moves with every purchase, growth or not."""
+    _, member_id = shopper
+    db.session.add(Product(sku="GUM", name="Gum", category="snack", list_price=50, member_prices={}, active=True))
+    db.session.commit()
+    seen = []
+
+    def receiver(sender, **kwargs):
+        seen.append(kwargs["first"])
+
+    events.purchase_recorded.connect(receiver)
+    try:
+        answers = [buy(member_id, [("GUM", 1)]) for _ in range(2)]
+    finally:
+        events.purchase_recorded.disconnect(receiver)
+    assert [a.status_code for a in answers] == [201, 201] and answers[0].get_json()["growth_added"] == 0
+    assert seen == [True, False]
+    member = db.session.get(Member, member_id)
+    assert (member.purchase_count, member.growth) == (2, 0)
+
+
 def test_paid_disagreeing_with_prices_is_422_and_changes_nothing(buy, shopper):
     _, member_id = shopper
     response = buy(member_id, [("LATTE", 1)], paid=2999)
