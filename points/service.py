@@ -301,22 +301,27 @@ def credit_many(kind: str, credits: list[Credit], *, available_at: datetime | No
 
 _ENTRY_COLUMNS = tuple(c.key for c in LedgerEntry.__table__.columns if c.key != "id")
 _LOT_COLUMNS = tuple(c.key for c in PointsLot.__table__.columns if c.key != "id")
+_INSERT_ENTRY = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id)
+_INSERT_ENTRIES = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id, sort_by_parameter_order=True)
+_INSERT_LOTS = insert(PointsLot.__table__)
 
 
 def _insert_entries_and_lots(rows: list[tuple[LedgerEntry, PointsLot]]) -> None:
-    """Insert new entries and their lots with two Core statements (the entries' ids come back by
-    RETURNING in parameter order) instead of two unit-of-work flushes, which cost a credit most of its
-    CPU. The entries become persistent objects of the session without another statement (the caller gets
-    them back, and a later get() in this transaction finds them); the lots are not needed as objects."""
-    ids = db.session.execute(
-        insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id, sort_by_parameter_order=True),
-        [{name: getattr(entry, name) for name in _ENTRY_COLUMNS} for entry, _ in rows]).scalars().all()
+    """Insert new entries and their lots with two Core statements built once (the entries' ids come back by
+    RETURNING, in parameter order for a batch) instead of two unit-of-work flushes, which cost a credit most
+    of its CPU. The entries become persistent objects of the session without another statement (the caller
+    gets them back, and a later get() in this transaction finds them); the lots are not needed as objects."""
+    values = [{name: getattr(entry, name) for name in _ENTRY_COLUMNS} for entry, _ in rows]
+    if len(values) == 1:  # one credit (a purchase, a task): a plain INSERT .. RETURNING, not the batch form
+        ids = [db.session.execute(_INSERT_ENTRY, values[0]).scalar_one()]
+    else:
+        ids = db.session.execute(_INSERT_ENTRIES, values).scalars().all()
     for (entry, lot), entry_id in zip(rows, ids, strict=True):
         entry.id = lot.entry_id = entry_id
         make_transient_to_detached(entry)
         db.session.add(entry)
-    db.session.execute(insert(PointsLot.__table__), [{name: getattr(lot, name) for name in _LOT_COLUMNS}
-                                                     for _, lot in rows])
+    lots = [{name: getattr(lot, name) for name in _LOT_COLUMNS} for _, lot in rows]
+    db.session.execute(_INSERT_LOTS, lots[0] if len(lots) == 1 else lots)
 
 
 _accounts = PointsAccount.__table__
