@@ -20,6 +20,7 @@ from app import clock
 from app import jobs as job_runtime
 from app.db_types import UTCDateTime
 from app.extensions import db
+from app.sql import custom_plans
 from points import service as ledger
 from points.models import PointsLot
 
@@ -128,6 +129,7 @@ def _expire_batch(lot_ids: list[int], cutoff, now) -> tuple[int, int]:
     """Expire these lots if still open and due; returns (lots closed, expire rows written)."""
     params = {"ids": lot_ids, "cutoff": cutoff, "now": now}
     if _dialect() == "postgresql":
+        custom_plans()
         due, written, wanted = db.session.execute(_EXPIRE_PG, params).one()
     else:
         inserted = db.session.execute(_EXPIRE_SQLITE[0], params).rowcount
@@ -210,6 +212,7 @@ def activate_pending_points(batch_size: int | None = None) -> dict:
         if _dialect() == "postgresql":
             member_ids = sorted({row.member_id for row in rows})
             _lock_accounts(set(member_ids))
+            custom_plans()
             activated = db.session.execute(_ACTIVATE_PG, {"ids": [row.id for row in rows], "member_ids": member_ids,
                                                           "now": now}).scalar_one()
         else:  # embedded scale: the ledger's own per-lot function
