@@ -298,10 +298,12 @@ def add_purchase(member_id: int, growth: int, ref: str) -> GrowthResult:
 
 
 def _grow(member_id: int, delta: int, reason: str, ref: str | None, purchases: int) -> GrowthResult:
+    member = db.session.identity_map.get(identity_key(Member, member_id))
+    if member is not None and member in db.session.dirty:
+        db.session.flush()  # a tier change earlier in this transaction (a Core UPDATE does not autoflush)
     row = db.session.execute(_GROW, {"member_id": member_id, "delta": delta, "purchases": purchases}).one_or_none()
     if row is None:
         raise NotFound("No such member.", code="member_not_found")
-    member = db.session.identity_map.get(identity_key(Member, member_id))
     if member is not None:  # the copy in this session now shows what the UPDATE wrote
         for name in ("growth", "tier_id", "purchase_count"):
             set_committed_value(member, name, getattr(row, name))

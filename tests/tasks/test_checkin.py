@@ -161,3 +161,21 @@ def test_checkin_respects_tiers_and_dates(client, login, marketing, tiers, at):
     ended = _checkin(client, token)
     assert ended.status_code == 409 and ended.get_json()["error"]["code"] == "task_inactive"
     assert CheckIn.query.count() == 0 and summary(member_id)["balance"] == 0
+
+
+def test_two_growth_rewards_in_one_check_in_change_the_tier_once(client, login, marketing, at, tiers):
+    """The base reward lifts the member to 高级; the milestone's growth, paid in the same transaction, must
+    see that (still unflushed) tier change rather than the tier before it, or it would upgrade again."""
+    from members.models import Member
+    from members.tiers.models import TierChange
+
+    define(client, marketing, code="checkin", kind="checkin", title="每日签到", reward={"growth": 1000},
+           milestones=[{"total": 1, "reward": {"growth": 100}}])
+    token, member_id = login()
+    at("2026-03-01T10:00:00+08:00")
+    response = _checkin(client, token)
+    assert response.status_code == 200, response.get_json()
+    member = db.session.get(Member, member_id)
+    assert (member.growth, member.tier.code) == (1100, "silver")
+    changes = db.session.scalars(db.select(TierChange).where(TierChange.member_id == member_id)).all()
+    assert [(c.from_tier_id, c.to_tier_id) for c in changes] == [(tiers["normal"].id, tiers["silver"].id)]
