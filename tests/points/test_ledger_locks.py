@@ -2,40 +2,24 @@
 reuse it; a new transaction, or a savepoint that rolled back the lock it took, locks again."""
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import pytest
-from sqlalchemy import event
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
 from points import service as ledger
-
-
-@contextmanager
-def _statements():
-    seen: list[str] = []
-
-    def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield seen
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
+from tests.sql_capture import statements
 
 
 def test_the_lock_is_reused_within_its_transaction(shopper, give):
     _, member_id = shopper
     give(member_id, 100)
-    with _statements() as seen:
+    with statements() as seen:
         first = ledger.lock_account(member_id)
         assert ledger.lock_account(member_id) is first
     assert len(seen) == 1  # one SELECT ... FOR UPDATE
     ledger.credit(member_id, 5, kind="grant", key="locks:1", cause_type="grant")
     db.session.commit()
-    with _statements() as seen:
+    with statements() as seen:
         ledger.lock_account(member_id)
     assert len(seen) == 1  # a new transaction locks again
     db.session.rollback()
@@ -47,7 +31,7 @@ def test_a_lock_taken_in_a_rolled_back_savepoint_is_taken_again(shopper, give):
     with pytest.raises(RuntimeError), db.session.begin_nested():
         ledger.lock_account(member_id)
         raise RuntimeError("undo")
-    with _statements() as seen:
+    with statements() as seen:
         account = ledger.lock_account(member_id)
     assert len(seen) == 1 and account.available == 100  # the savepoint's lock went with it: locked again
     db.session.rollback()

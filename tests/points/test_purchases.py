@@ -419,18 +419,10 @@ def test_ledger_page_orders_by_the_member_index(app):
     `member_id = :m`, so PostgreSQL scans ix_points_ledger_member_id_id from the cursor (bench/README.md:
     with the equality it walked the primary key, or the member's newer rows, for 100-350 ms)."""
     from points import history
+    from tests.sql_capture import statements as captured
 
-    statements = []
-    from sqlalchemy import event
-
-    def capture(conn, cursor, statement, params, context, executemany):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with captured() as statements:
         history.member_ledger(1, 20, None)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
     assert "ORDER BY points_ledger.member_id DESC, points_ledger.id DESC" in statements[-1]
     where = statements[-1].split("WHERE", 1)[1].split("ORDER BY")[0]
     assert "(points_ledger.member_id, points_ledger.id) >" in where

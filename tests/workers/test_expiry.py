@@ -176,23 +176,16 @@ def test_batches_are_planned_for_their_own_ids():
     """Each expiry and activation batch asks PostgreSQL for a plan made for its ids (app.sql.custom_plans)
     before its CTE runs: from the sixth batch on psycopg prepares the statement, and the generic plan PostgreSQL
     then settled on made activation five times slower (bench/README.md)."""
-    from sqlalchemy import event
+    from tests.sql_capture import statements as captured
 
     seed_population(3)
-    statements = []
-
-    def capture(conn, cursor, statement, params, context, executemany):
-        statements.append(" ".join(statement.split())[:40])
-
-    event.listen(db.engine, "before_cursor_execute", capture)
-    try:
+    with captured() as raw:
         _at_day_start()
         expiry.expire_points_lots(DAY, batch_size=2)
         member_id = _debt_member()
         clock.set_now(clock.start_of_business_day(DAY))
         expiry.activate_pending_points(batch_size=1)
-    finally:
-        event.remove(db.engine, "before_cursor_execute", capture)
+    statements = [" ".join(s.split())[:40] for s in raw]
     ctes = [i for i, s in enumerate(statements) if s.startswith("WITH due AS")]
     assert len(ctes) >= 4, statements  # several expiry batches and two activation batches
     for start, index in zip([-1, *ctes], ctes, strict=False):  # a SET LOCAL in each batch, before its CTE
