@@ -1,4 +1,4 @@
 """Entry point for gunicorn and the `flask` CLI."""
-from app import create_app
+from server import create_app
 
 app = create_app()

@@ -5,10 +5,13 @@ configured business timezone. Tests move the clock with `set_now`; nothing else 
 """
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app, has_app_context
+
+from app.errors import ValidationError
 
 _frozen: datetime | None = None
 
@@ -57,3 +60,44 @@ def end_of_business_day(day: date) -> datetime:
 def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; they were stored as UTC."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+# --- the dates jobs and queries are given ---------------------------------------------------------
+
+def as_day(day: date | str | None) -> date:
+    """Jobs get a business date, or its ISO string through a queue; None means today."""
+    if day is None:
+        return business_today()
+    if isinstance(day, datetime):
+        return to_business_date(day)
+    if isinstance(day, date):
+        return day
+    try:
+        return date.fromisoformat(str(day))
+    except ValueError:
+        raise ValidationError("day", "Must be YYYY-MM-DD.") from None
+
+
+def parse_month(month: date | str | None) -> tuple[str, date]:
+    """A month as "YYYY-MM", a date in it (the scheduler passes its first day), or None for this month."""
+    if month is None or isinstance(month, date):
+        first = as_day(month).replace(day=1)
+    else:
+        text = str(month)
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", text):
+                raise ValueError(text)
+            first = date.fromisoformat(text if len(text) == 10 else f"{text}-01").replace(day=1)
+        except ValueError:
+            raise ValidationError("month", "Must be YYYY-MM.") from None
+    return f"{first.year:04d}-{first.month:02d}", first
+
+
+def open_at(thing, moment: datetime) -> bool:
+    """Whether something with `active`, `starts_at` and `ends_at` (a task, a mall item) is open at `moment`:
+    on, started (no start means always), not yet ended (the end is exclusive; no end means never)."""
+    if not thing.active:
+        return False
+    if thing.starts_at is not None and as_utc(moment) < as_utc(thing.starts_at):
+        return False
+    return thing.ends_at is None or as_utc(moment) < as_utc(thing.ends_at)

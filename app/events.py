@@ -22,7 +22,7 @@ profile_updated = _events.signal("profile-updated")
 # kwargs: credits: [{member_id, entry_id, amount, balance, reason}] -- points credited outside a purchase (task, grant,
 # adjustment), one send per ledger write: a single credit or a grant job's whole batch (so a batch records its
 # notifications in one statement); a purchase's earned points are announced by purchase_recorded.
-# Received by app.notifications.handlers.
+# Received by notifications.handlers.
 points_credited = _events.signal("points-credited")
 # kwargs: member_id, redemption_id, item (name), store (name or None) -- a redeemed gift is ready for pickup
 redemption_ready = _events.signal("redemption-ready")

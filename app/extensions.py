@@ -10,6 +10,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
+from app.auth import current_identity_key
+
 # Deterministic constraint names so Alembic revisions are the same on SQLite and PostgreSQL.
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -26,7 +28,6 @@ class Base(DeclarativeBase):
 
 def _limiter_key() -> str:
     """Rate limits are per identity when a token is present, else per client address."""
-    from app.auth import current_identity_key
 
     return current_identity_key() or (request.remote_addr or "anonymous")
 
@@ -44,7 +45,7 @@ def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
     pysqlite keeps its own transaction handling: reads outside a write hold no snapshot, so a request that
     reads and then writes waits for other writers (busy timeout) instead of failing with SQLITE_BUSY. The
     price is that a SAVEPOINT opened before the transaction's first write commits on release; code that
-    nests a savepoint on SQLite must have written first (see coupons.service.grant).
+    nests a savepoint on SQLite must have written first (see coupons.issuing.grant).
     """
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         cursor = dbapi_connection.cursor()

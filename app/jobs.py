@@ -20,6 +20,13 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, has_app_context
+from rq import Queue, Retry, get_current_job
+
+from app import clock
+from app.extensions import db
+from app.job_runs import service as job_runs
+from app.redis_store import get_redis
+from app.schedule import JOBS, ON_DEMAND
 
 _process_app: Flask | None = None
 log = logging.getLogger(__name__)
@@ -30,12 +37,16 @@ CLAIM_TTL = 3 * 24 * 3600  # a run key is refused for three days after its first
 COUNT_KEYS = ("scanned", "changed", "skipped", "failed")
 
 
-def _app() -> Flask:
+def use_app(app: Flask) -> None:
+    """The app jobs run in when no app context is pushed: a worker process builds it once, before it forks
+    (server.worker.Worker), and every job of the process reuses it."""
     global _process_app
-    if _process_app is None:
-        from app import create_app
+    _process_app = app
 
-        _process_app = create_app()
+
+def _app() -> Flask:
+    if _process_app is None:
+        raise RuntimeError("No app for this job: run workers with `rq worker -w server.worker.Worker ...`.")
     return _process_app
 
 
@@ -52,6 +63,11 @@ _current: contextvars.ContextVar[_Run | None] = contextvars.ContextVar("job_run"
 _progress_listener: contextvars.ContextVar[Callable | None] = contextvars.ContextVar("job_progress", default=None)
 
 
+def zero_counts() -> dict:
+    """What a job run counts, all zero: the start of every job's tally."""
+    return dict.fromkeys(COUNT_KEYS, 0)
+
+
 def clean_counts(result: Any) -> dict:
     source = result if isinstance(result, dict) else {}
     return {key: int(source.get(key) or 0) for key in COUNT_KEYS}
@@ -64,7 +80,6 @@ def batch_done(counts: dict, total: int | None = None) -> None:
         return
     run.counts = clean_counts(counts)
     if run.run_id is not None:
-        from app.job_runs import service as job_runs
 
         job_runs.progress(run.run_id, run.counts)
     if run.on_progress is not None:
@@ -101,18 +116,12 @@ def _attempt_of(rq_job) -> int:
 def last_attempt() -> bool:
     """Whether a failure now is final (RQ schedules no retry after it): a job whose service records its own
     state (a targeted coupon issue) says "failed" only then, and "still trying" before. Outside RQ: True."""
-    from rq import get_current_job
 
     rq_job = get_current_job()
     return rq_job is None or not rq_job.retries_left
 
 
 def _run_recorded(name: str, func: Callable[..., Any], kwargs: dict) -> Any:
-    from rq import get_current_job
-
-    from app.extensions import db
-    from app.job_runs import service as job_runs
-
     rq_job = get_current_job()
     run_id = job_runs.start(name, _run_key_of(kwargs, rq_job), rq_job.id if rq_job else None, _attempt_of(rq_job))
     run = _Run(run_id, on_progress=_progress_listener.get())
@@ -145,8 +154,6 @@ def run_job(name: str, func: Callable[..., Any], **kwargs: Any) -> Any:
 
 def run_key(name: str, day: date | None = None, moment: datetime | None = None) -> str:
     """The business period a run is for: its deterministic id is `<name>-<run key>`."""
-    from app import clock
-    from app.schedule import JOBS
 
     period = JOBS[name].period
     moment = clock.as_utc(moment or clock.now()).astimezone(clock.business_tz())
@@ -160,7 +167,6 @@ def run_key(name: str, day: date | None = None, moment: datetime | None = None) 
 
 def job_kwargs(name: str, day: date | None) -> dict:
     """What a job function is called with: its `day`/`month` argument only when a date was asked for."""
-    from app.schedule import JOBS
 
     arg = JOBS[name].arg
     if day is None or arg is None:
@@ -171,10 +177,6 @@ def job_kwargs(name: str, day: date | None) -> dict:
 def enqueue(name: str, day: date | None = None, connection=None, suffix: str = "", **extra: Any):
     """Queue the run of `name` for `day` (default: the current business period) under its deterministic
     id; returns the RQ job, or None when that run was already queued (the second enqueue is refused)."""
-    from rq import Queue, Retry
-
-    from app.redis_store import get_redis
-    from app.schedule import JOBS
 
     spec = JOBS[name]
     connection = connection or get_redis()
@@ -183,33 +185,29 @@ def enqueue(name: str, day: date | None = None, connection=None, suffix: str = "
     if not connection.set(f"loyalty:job-claim:{job_id}", "1", nx=True, ex=CLAIM_TTL):
         log.info("job %s already queued: refusing a second enqueue", job_id)
         return None
-    queue = Queue(spec.queue, connection=connection)
-    return queue.enqueue(
-        spec.path, kwargs={**job_kwargs(name, day), **extra}, job_id=job_id, job_timeout=spec.timeout,
-        retry=Retry(max=MAX_RETRIES, interval=RETRY_INTERVALS), meta={"run_key": key},
-        result_ttl=24 * 3600, failure_ttl=14 * 24 * 3600, description=f"{name} {key}{suffix}",
+    return _enqueue(spec, connection, kwargs={**job_kwargs(name, day), **extra}, job_id=job_id,
+                    meta={"run_key": key}, description=f"{name} {key}{suffix}")
+
+
+def enqueue_on_demand(name: str, *, job_id: str | None = None, run_key: str | None = None, connection=None,
+                      **kwargs: Any):
+    """Queue a job the app starts itself (app.schedule.ON_DEMAND: a batch of messages, a targeted issue) with
+    its declared queue, timeout and retries; `run_key` names the run in job_runs."""
+    meta = {"run_key": run_key} if run_key else {}
+    return _enqueue(ON_DEMAND[name], connection or get_redis(), kwargs=kwargs, job_id=job_id, meta=meta,
+                    description=f"{name} {run_key or ''}".strip())
+
+
+def _enqueue(spec, connection, *, kwargs: dict, job_id: str | None, meta: dict, description: str):
+    return Queue(spec.queue, connection=connection).enqueue(
+        spec.path, kwargs=kwargs, job_id=job_id, job_timeout=spec.timeout,
+        retry=Retry(max=MAX_RETRIES, interval=RETRY_INTERVALS), meta=meta,
+        result_ttl=24 * 3600, failure_ttl=14 * 24 * 3600, description=description,
     )
-
-
-def installed(name: str) -> bool:
-    """Whether the job's module is part of this deployment (each domain lands on its own)."""
-    from importlib.util import find_spec
-
-    from app.schedule import JOBS
-
-    module = JOBS[name].path.rpartition(".")[0]
-    try:
-        return find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
 
 def scheduled(name: str) -> str | None:
     """What `rq cron` enqueues: queue today's run of `name` under its deterministic id."""
     def go() -> str | None:
-        if not installed(name):
-            log.warning("job %s is scheduled but its module is not installed: skipped", name)
-            return None
         job = enqueue(name)
         return job.id if job is not None else None
 

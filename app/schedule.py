@@ -1,25 +1,20 @@
 """Every RQ queue, every job and every periodic schedule, declared as data in one place (Redash's layout).
 
 Queues are named by workload so a slow bulk grant never delays a WeChat notification. `rq cron` loads
-this file (`rq cron app/schedule.py`). RQ 3's cron matches cron fields against the scheduler process's
-local time; this file pins that process to UTC and writes every schedule as a business-time wish converted
-to a UTC cron string here, so the schedule is the same on any host. Run exactly one `rq cron` process.
+app/cron.py, which registers PERIODIC from here. RQ 3's cron matches cron fields against the scheduler
+process's local time; that process is pinned to UTC and every schedule here is a business-time wish converted
+to a UTC cron string, so the schedule is the same on any host. Run exactly one `rq cron` process.
 
 Cron does not enqueue the jobs themselves: it enqueues `app.jobs.scheduled(name)`, which enqueues the real
 job under a deterministic id (job name + business date), so a second cron process or a hand enqueue of
 the same run is refused instead of doing the work twice.
 
-The embedded demo sets CRON_DEMO_INTERVAL (seconds): every periodic job is then offered at start-up and
-every that many seconds instead of at its cron time (the deterministic ids still run each once per period).
 """
 from __future__ import annotations
 
 import os
-import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 QUEUE_NAMES = ["notify", "grants", "expiry", "default"]  # a worker serves them in this priority order
@@ -37,17 +32,25 @@ class JobSpec:
 JOBS: dict[str, JobSpec] = {
     "activate_pending_points": JobSpec("points.jobs.activate_pending_points", "expiry", period="hour"),
     "expire_points_lots": JobSpec("points.jobs.expire_points_lots", "expiry", arg="day"),
-    "remind_expiring_points": JobSpec("points.jobs.remind_expiring_points", "notify", arg="day"),
+    "remind_expiring_points": JobSpec("notifications.jobs.remind_expiring_points", "notify", arg="day"),
     "expire_coupons": JobSpec("coupons.jobs.expire_coupons", "expiry"),
-    "remind_expiring_coupons": JobSpec("app.notifications.jobs.remind_expiring_coupons", "notify", arg="day"),
-    "grant_birthday_gifts": JobSpec("members.jobs.grant_birthday_gifts", "grants", arg="day"),
-    "grant_monthly_packs": JobSpec("members.jobs.grant_monthly_packs", "grants", arg="month", period="month"),
-    "review_tiers": JobSpec("members.jobs.review_tiers", "grants", arg="day"),
-    "expire_vips": JobSpec("members.jobs.expire_vips", "expiry", arg="day"),
-    "deliver_pending_notifications": JobSpec("app.notifications.jobs.deliver_pending", "notify", period="hour"),
+    "remind_expiring_coupons": JobSpec("notifications.jobs.remind_expiring_coupons", "notify", arg="day"),
+    "grant_birthday_gifts": JobSpec("benefits.jobs.grant_birthday_gifts", "grants", arg="day"),
+    "grant_monthly_packs": JobSpec("benefits.jobs.grant_monthly_packs", "grants", arg="month", period="month"),
+    "review_tiers": JobSpec("tiers.jobs.review_tiers", "grants", arg="day"),
+    "expire_vips": JobSpec("vip.jobs.expire_vips", "expiry", arg="day"),
+    "deliver_pending_notifications": JobSpec("notifications.jobs.deliver_pending", "notify", period="hour"),
     "rollup_daily": JobSpec("reports.jobs.rollup_daily", "default", arg="day"),
     "recompute_lifecycle": JobSpec("reports.jobs.recompute_lifecycle", "default", arg="day"),
     "compute_rfm": JobSpec("reports.jobs.compute_rfm", "default", arg="day"),
+}
+
+
+# Jobs the app queues itself, with ids, when something happens (not on a schedule): the same declaration, so
+# every job's queue, timeout, retries and TTLs are written here and nowhere else.
+ON_DEMAND: dict[str, JobSpec] = {
+    "deliver_notifications": JobSpec("notifications.jobs.deliver", "notify"),
+    "issue_coupons": JobSpec("marketing.jobs.issue_coupons", "grants"),
 }
 
 
@@ -100,27 +103,3 @@ PERIODIC: list[tuple[str, str]] = [
     ("remind_expiring_coupons", utc_cron(5, 10)),  # 10:05
     ("deliver_pending_notifications", utc_cron(40)),  # hourly sweep of notifications not yet sent
 ]
-
-
-def cron_config_path() -> str:
-    return str(Path(__file__).resolve())
-
-
-def _register_periodic() -> None:
-    from rq import cron
-
-    from app.jobs import scheduled
-
-    if Path(sys.argv[0]).name == "rq" and sys.argv[1:2] == ["cron"]:
-        os.environ["TZ"] = "UTC"  # RQ 3 reads cron fields as the process's local time: make that UTC
-        time.tzset()
-    demo_interval = int(os.environ.get("CRON_DEMO_INTERVAL") or 0)
-    for name, cron_string in PERIODIC:
-        when = {"interval": demo_interval} if demo_interval else {"cron": cron_string}
-        cron.register(scheduled, queue_name=JOBS[name].queue, kwargs={"name": name}, name=name, job_timeout=300,
-                      **when)
-
-
-# `rq cron app/schedule.py` imports this module as `app.schedule` and `rq cron /abs/path/schedule.py` loads it
-# under another name: register either way (outside `rq cron` the registry is an unused list in rq.cron).
-_register_periodic()

@@ -1,4 +1,5 @@
-"""WeChat through wechatpy, with the API base configurable so tests talk to a fake on loopback.
+"""WeChat through wechatpy (the mini-program API and WeChat Pay), with the API bases configurable so tests
+talk to a fake on loopback.
 
 wechatpy 1.8 hard-codes the access-token URL and lacks getuserphonenumber; both are handled here and
 nowhere else. The access token is shared across processes in Redis (wechatpy's RedisStorage).
@@ -9,6 +10,7 @@ import requests
 from flask import current_app
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
+from wechatpy.pay import WeChatPay
 from wechatpy.session.redisstorage import RedisStorage
 
 from app.errors import ServiceUnavailable, Unauthorized
@@ -68,3 +70,19 @@ def phone_number(code: str) -> str:
         invalid_message="WeChat rejected the phone code.", invalid_code="invalid_phone_code",
     )
     return data["phone_info"]["purePhoneNumber"]
+
+
+# --- WeChat Pay ---------------------------------------------------------------------------------------
+
+class BrandWeChatPay(WeChatPay):
+    """wechatpy's WeChatPay whose every URL starts at the configured API base (a fake one in tests)."""
+
+    def __init__(self, *args, api_base: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.API_BASE_URL = api_base.rstrip("/") + "/"
+
+
+def pay_client() -> BrandWeChatPay:
+    cfg = current_app.config
+    return BrandWeChatPay(cfg["WECHAT_APPID"], cfg["WECHAT_PAY_API_KEY"], cfg["WECHAT_MCH_ID"],
+                          api_base=cfg["WECHAT_PAY_API_BASE"], timeout=5)

@@ -15,12 +15,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sqlalchemy import insert, text  # noqa: E402
 
-from app import create_app  # noqa: E402
 from app.extensions import db  # noqa: E402
-from coupons import service  # noqa: E402
+from coupons import templates  # noqa: E402
 from coupons.models import Coupon  # noqa: E402
 from coupons.schemas import TemplateIn  # noqa: E402
+from marketing import issues  # noqa: E402
 from members.models import Member  # noqa: E402
+from server import create_app  # noqa: E402
 
 
 def main() -> None:
@@ -40,17 +41,17 @@ def main() -> None:
         db.session.commit()
         spec = {"code": "BENCH", "title": "bench", "kind": "amount_off", "amount_off": 1000, "threshold": 5000,
                 "validity": {"kind": "relative", "days": 30}}
-        template = service.create_template(TemplateIn().load(spec))
-        issue, _ = service.create_issue(template.id, {"all_members": True}, "bench", None)
+        template = templates.create_template(TemplateIn().load(spec))
+        issue, _ = issues.create_issue(template.id, {"all_members": True}, "bench", None)
         started = time.perf_counter()
-        counts = service.run_issue(issue.id)
+        counts = issues.run_issue(issue.id)
         elapsed = time.perf_counter() - started
         assert db.session.query(Coupon).count() == count
         started = time.perf_counter()
         rerun_issue = db.session.get(type(issue), issue.id)
         rerun_issue.state, rerun_issue.last_member_id = "running", 0
         db.session.commit()
-        rerun = service.run_issue(issue.id)
+        rerun = issues.run_issue(issue.id)
         rerun_elapsed = time.perf_counter() - started
         print(f"issue to {count} members: {counts} in {elapsed:.1f} s ({count / elapsed:.0f} coupons/s)")
         print(f"re-run (all skipped): {rerun} in {rerun_elapsed:.1f} s")

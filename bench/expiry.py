@@ -91,11 +91,12 @@ def main() -> None:
            "DEMO_DIR": "/tmp/bench_workers"}
     os.environ.update(env)
 
-    from app import clock, create_app
+    from app import clock
     from app import jobs as job_runtime
     from app.extensions import db
     from app.redis_store import get_redis
     from points import expiry
+    from server import create_app
 
     app = create_app()
     with app.app_context():
@@ -111,8 +112,8 @@ def main() -> None:
             job_runtime.enqueue("expire_points_lots", suffix=f"-s{shard}", shard=shard, shards=args.workers)
         rq = str(Path(sys.executable).parent / "rq")
         started = time.perf_counter()
-        workers = [subprocess.Popen([rq, "worker", "--burst", "--quiet", "--url", redis_url, "expiry"], cwd=ROOT,
-                                    env=env) for _ in range(args.workers)]
+        command = [rq, "worker", "-w", "server.worker.Worker", "--burst", "--quiet", "--url", redis_url, "expiry"]
+        workers = [subprocess.Popen(command, cwd=ROOT, env=env) for _ in range(args.workers)]
         for worker in workers:
             worker.wait()
         job_seconds = time.perf_counter() - started

@@ -10,7 +10,7 @@ It drops and recreates every table of that database (never point it at real data
 - V paid VIP periods (members 1..V) covering 2026, so the VIP pack goes to V members too.
 Then it times the birthday job for 2026-05-20 and the monthly-pack job for 2026-05 (tier pack to the V
 silver members + VIP pack to the V VIPs: 2V coupons), each run twice (the re-run must grant nothing), and
-checks the ledger (points.service.verify) and the grant counts. Figures are printed, never asserted.
+checks the ledger (points.ledger.verify) and the grant counts. Figures are printed, never asserted.
 `--reuse` keeps the loaded members and only deletes what the jobs wrote.
 """
 from __future__ import annotations
@@ -26,14 +26,15 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from sqlalchemy import text  # noqa: E402
 
-from app import clock, create_app  # noqa: E402
+from app import clock  # noqa: E402
 from app.extensions import db  # noqa: E402
+from server import create_app  # noqa: E402
 
 JOB_TABLES = ("notifications", "points_lots", "points_ledger", "coupons", "benefit_grants")
 
 
 def load(members: int, vips: int) -> None:
-    from app import demo
+    import demo
 
     db.drop_all()
     db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
@@ -86,8 +87,8 @@ def main() -> None:
         os.environ["TEST_REDIS_URL"] = os.environ["BENCH_REDIS_URL"]
     app = create_app("test", overrides)
     with app.app_context():
-        from members.tiers import service
-        from points import service as ledger
+        from benefits import grants
+        from points import ledger as ledger
 
         if args.reuse:
             db.session.execute(text("TRUNCATE " + ", ".join(JOB_TABLES) + " CASCADE"))
@@ -102,11 +103,11 @@ def main() -> None:
             "SELECT count(*) FILTER (WHERE extract(month FROM birthday) = 5 AND extract(day FROM birthday) = 20), "
             "count(*), (SELECT count(*) FROM vip_periods) FROM members")).one()
         print(f"birthdays on 20 May: {due} of {total} members; {vips} VIPs")
-        timed("birthday job, first run", service.grant_birthday_gifts, date(2026, 5, 20))
-        timed("birthday job, re-run", service.grant_birthday_gifts, date(2026, 5, 20))
+        timed("birthday job, first run", grants.grant_birthday_gifts, date(2026, 5, 20))
+        timed("birthday job, re-run", grants.grant_birthday_gifts, date(2026, 5, 20))
         clock.set_now(clock.start_of_business_day(date(2026, 5, 1)).replace(hour=2))
-        timed("monthly packs (tier + VIP), first run", service.grant_monthly_packs, "2026-05")
-        timed("monthly packs (tier + VIP), re-run", service.grant_monthly_packs, "2026-05")
+        timed("monthly packs (tier + VIP), first run", grants.grant_monthly_packs, "2026-05")
+        timed("monthly packs (tier + VIP), re-run", grants.grant_monthly_packs, "2026-05")
         print(f"load average after: {os.getloadavg()}")
         figures = db.session.execute(text(
             "SELECT (SELECT count(*) FROM benefit_grants), (SELECT count(*) FROM coupons), "

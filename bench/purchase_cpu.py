@@ -78,9 +78,9 @@ def measure(label: str, calls: list[Callable[[], None]], statements: dict) -> tu
 def main() -> None:
     from sqlalchemy import event, text
 
-    from app import create_app
     from app.extensions import db
     from bench import ceiling
+    from server import create_app
 
     token, skus = setup_data()
     members = int(os.environ["MEMBERS"])

@@ -86,12 +86,12 @@ end
 def setup_data() -> tuple[str, list[tuple[str, int]]]:
     from sqlalchemy import text
 
-    from app import create_app
     from app.auth import issue_token
-    from app.demo import seed
     from app.extensions import db
     from app.operators.models import Operator
-    from points.models import Product
+    from catalog.models import Product
+    from demo import seed
+    from server import create_app
 
     app = create_app("production")
     with app.app_context():
@@ -195,11 +195,11 @@ def load_ledger(db, text) -> None:
 def ledger_bench() -> dict:
     from sqlalchemy import text
 
-    from app import create_app
     from app.auth import issue_token
     from app.extensions import db
     from app.pagination import encode_cursor
     from points import history
+    from server import create_app
 
     app = create_app("production")
     with app.app_context():

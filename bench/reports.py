@@ -23,9 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sqlalchemy import text  # noqa: E402
 
-from app import clock, create_app  # noqa: E402
+from app import clock  # noqa: E402
 from app.extensions import db  # noqa: E402
 from config import database_url  # noqa: E402
+from server import create_app
 
 
 def timed(label: str, func, repeat: int = 1):
@@ -107,7 +108,8 @@ def main() -> None:
                               "DEMO_DIR": "/tmp/bench_reports"})
     with app.app_context():
         from app.operators import service as operators
-        from reports import rollups, segments, summary
+        from marketing import segments
+        from reports import rollups, summary
 
         if not args.reuse:
             db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))

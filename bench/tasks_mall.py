@@ -78,12 +78,12 @@ end
 def setup_data() -> tuple[list[str], int]:
     from sqlalchemy import text
 
-    from app import create_app
     from app.auth import issue_token
-    from app.demo import seed
     from app.extensions import db
-    from points.mall import service as mall
-    from points.mall.schemas import CatalogItemIn
+    from demo import seed
+    from mall import service as mall
+    from mall.schemas import CatalogItemIn
+    from server import create_app
 
     app = create_app("production")
     with app.app_context():
@@ -111,7 +111,7 @@ def setup_data() -> tuple[list[str], int]:
         db.session.commit()
         item = mall.create_item(CatalogItemIn().load({"code": "bench", "name": "bench item", "kind": "pickup",
                                                       "points_price": 10, "stock": STOCK}))
-        from points import service as points_service
+        from points import ledger as points_service
 
         points_service.get_policy()  # created lazily by the first credit otherwise: concurrent first credits race
         db.session.commit()
@@ -171,8 +171,8 @@ def in_process(tokens: list[str], item_id: int, count: int = 300) -> dict:
 
     from sqlalchemy import event
 
-    from app import create_app
     from app.extensions import db
+    from server import create_app
 
     app = create_app("production")
     out = {}
@@ -208,10 +208,10 @@ def in_process(tokens: list[str], item_id: int, count: int = 300) -> dict:
 def check(item_id: int) -> str:
     from sqlalchemy import func, select
 
-    from app import create_app
     from app.extensions import db
-    from points import service as points_service
-    from points.mall.models import CatalogItem, Redemption
+    from mall.models import CatalogItem, Redemption
+    from points import ledger as points_service
+    from server import create_app
     from tasks.models import CheckIn
 
     app = create_app("production")

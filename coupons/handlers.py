@@ -2,21 +2,18 @@
 from __future__ import annotations
 
 from app import events
+from coupons import checkout, issuing
 
 
 def _on_member_registered(sender, member_id: int, **kwargs) -> None:
-    from coupons import service
-
-    service.grant_new_member_coupons(member_id)
+    issuing.grant_new_member_coupons(member_id)
 
 
 def _on_purchase_refunded(sender, purchase_id: int, full: bool = False, **kwargs) -> None:
     """Only a full refund gives coupons back (restore_for_refund says why); calling it twice is harmless,
     so the till may also call it directly."""
     if full:
-        from coupons import service
-
-        service.restore_for_refund(purchase_id)
+        checkout.restore_for_refund(purchase_id)
 
 
 def connect() -> None:

@@ -11,6 +11,21 @@ def _no_control_chars(value: str) -> None:
         raise ValidationError("Must not contain control characters.")
 
 
+# The building blocks of the benefit tables of tiers and VIP plans.
+CODE_FORMAT = validate.Regexp(r"^[a-z0-9_-]+$", error="lowercase a-z, 0-9, _ or -")
+
+
+class DisplayBenefit(Schema):
+    title = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    icon = fields.String(load_default="", validate=validate.Length(max=64))
+    text = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class PackItem(Schema):
+    coupon_template_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    count = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=20))
+
+
 class WechatLoginIn(Schema):
     code = fields.String(required=True, validate=validate.Length(min=1, max=128))
     scene = fields.String(load_default=None, validate=validate.Length(max=64))

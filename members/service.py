@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import secrets
 from datetime import date
-from types import SimpleNamespace
 
 from flask import current_app
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.util import identity_key
 
-from app import clock, events, wechat
+from app import clock, events, fast_writes, wechat
 from app.auth import issue_token
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
@@ -31,7 +29,7 @@ _MEMBER = select(Member).where(Member.id == bindparam("member_id"))
 def get_member(member_id: int) -> Member:
     """The member of this session's identity map, else one read by a statement built once (session.get
     builds its query on every miss: half the CPU of a till's member lookup)."""
-    member = db.session.identity_map.get(identity_key(Member, member_id))
+    member = fast_writes.in_session(Member, member_id)
     if member is None:
         member = db.session.execute(_MEMBER, {"member_id": member_id}).scalar()
     if member is None:
@@ -152,79 +150,3 @@ def bind_phone(member_id: int, code: str) -> Member:
         db.session.rollback()
         raise Conflict("This phone number is bound to another member.", code="phone_taken") from None
     return member
-
-
-def next_tier(member: Member) -> Tier | None:
-    current_rank = member.tier.rank if member.tier else -1
-    return db.session.scalar(select(Tier).where(Tier.rank > current_rank).order_by(Tier.rank.asc()).limit(1))
-
-
-def profile(member_id: int) -> dict:
-    """What /me shows: the member, their tier and the next one, points and VIP."""
-    from points import service as points_service
-
-    member = get_member(member_id)
-    upcoming = next_tier(member)
-    return {
-        "id": member.id,
-        "nickname": member.nickname,
-        "avatar_url": member.avatar_url,
-        "gender": member.gender,
-        "phone": mask_phone(member.phone),
-        "birthday": member.birthday,
-        "tier": member.tier,
-        "growth": member.growth,
-        "next_tier": None if upcoming is None else {
-            "code": upcoming.code, "name": upcoming.name,
-            "growth_needed": max(0, upcoming.growth_threshold - member.growth),
-        },
-        "points": points_service.summary(member.id),
-        "vip": {"active": member.vip_active(), "until": member.vip_until},
-        "invite_code": member.invite_code,
-        "created_at": member.created_at,
-    }
-
-
-def scan_summary(member_id: int) -> dict:
-    """What the till sees after a scan: masked identity, tier, VIP, points and usable coupons."""
-    from coupons import service as coupons_service
-
-    me = profile(member_id)
-    return {
-        "id": me["id"],
-        "nickname": me["nickname"],
-        "phone": me["phone"],
-        "tier": me["tier"],
-        "vip": me["vip"],
-        "points": me["points"],
-        "usable_coupons": coupons_service.usable_for_member(member_id),
-    }
-
-
-def add_growth(member_id: int, delta: int, reason: str, ref: str | None = None) -> dict | None:
-    """Change growth value inside the caller's transaction; the rules live in members.tiers.service."""
-    from members.tiers import service as tiers_service
-
-    return tiers_service.add_growth(member_id, delta, reason, ref)
-
-
-def add_purchase(member_id: int, growth: int, ref: str):
-    """A till purchase's growth and the member's purchase count (members.tiers.service.add_purchase)."""
-    from members.tiers import service as tiers_service
-
-    return tiers_service.add_purchase(member_id, growth, ref)
-
-
-def member_tier(member: Member) -> SimpleNamespace | None:
-    """The member's tier as a read-only copy of the cached ladder (no query within a transaction that has
-    read it): what the till's prices, earn rules and rewards check."""
-    from members.tiers import service as tiers_service
-
-    return tiers_service.tier_of(member)
-
-
-def membership_multipliers(member_id: int, day: date) -> list[dict]:
-    """Named points multipliers (percent, 100 = x1) for a business day: tier, VIP plan, VIP day."""
-    from members.tiers import service as tiers_service
-
-    return tiers_service.membership_multipliers(member_id, day)

@@ -10,7 +10,7 @@ from app.audit import service as audit
 from app.errors import Conflict
 from app.extensions import db
 from members import service as members_service
-from points import service as ledger
+from points import ledger as ledger
 from points.models import LedgerEntry
 
 

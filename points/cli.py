@@ -2,7 +2,7 @@
 import click
 from flask.cli import AppGroup
 
-from points import service
+from points import ledger
 
 points_cli = AppGroup("points", help="Points ledger tools.")
 
@@ -10,7 +10,7 @@ points_cli = AppGroup("points", help="Points ledger tools.")
 @points_cli.command("verify")
 def verify() -> None:
     """Check balance == sum(ledger) == sum(open lots) for every member; exit 1 on any drift."""
-    drifts = service.verify()
+    drifts = ledger.verify()
     for drift in drifts:
         click.echo(f"DRIFT member {drift['member_id']}: {'; '.join(drift['problems'])} {drift}")
     if drifts:

@@ -1,31 +1,30 @@
 """Set-based points work for the workers: expiring lots, activating pending lots, expiry reminders.
 
-The ledger's own functions (points.service) handle one member at a time under that member's row lock.
+The ledger's own functions (points.ledger) handle one member at a time under that member's row lock.
 At a million lots a Python loop per row is far too slow, so the workers do the same moves per keyset batch
 in SQL, under the same locking rule: every account the batch touches is locked first, in member id order
 (live purchases lock one account, so they simply wait for the batch, and two workers never deadlock), and
 the batch then re-reads its lots (state and remaining) after holding those locks. Each batch commits on its
 own, so a worker killed mid-way loses at most one uncommitted batch and a re-run finds only what is left.
 
-Expiry uses the business key `lot:<id>`, the same as points.service._expire_due_lots: whichever runs first
+Expiry uses the business key `lot:<id>`, the same as points.ledger._expire_due_lots: whichever runs first
 writes the `expire` row and closes the lot; the other no longer sees an open lot.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 
-from sqlalchemy import bindparam, func, select, text, tuple_
+from sqlalchemy import bindparam, select, text, tuple_
 
 from app import clock
 from app import jobs as job_runtime
 from app.db_types import UTCDateTime
 from app.extensions import db
 from app.sql import custom_plans
-from points import service as ledger
+from points import ledger as ledger
 from points.models import PointsLot
 
 BATCH_SIZE = 5000
-REMINDER_DAYS = 7
 
 
 def _checkpoint(stage: str, batch: int) -> None:
@@ -199,7 +198,7 @@ SELECT (SELECT count(*) FROM lots) AS activated
 
 def activate_pending_points(batch_size: int | None = None) -> dict:
     """Open every pending lot whose return window has ended; debt is paid from them first, oldest lot
-    first, exactly as points.service.activate_lot does one lot at a time. No ledger row: the points were
+    first, exactly as points.ledger.activate_lot does one lot at a time. No ledger row: the points were
     counted when earned; only their state changes."""
     batch_size = batch_size or BATCH_SIZE
     counts, after = _counts(), None
@@ -221,39 +220,5 @@ def activate_pending_points(batch_size: int | None = None) -> dict:
         counts["scanned"] += len(rows)
         counts["changed"] += activated
         counts["skipped"] += len(rows) - activated
-        job_runtime.batch_done(counts)
-    return counts
-
-
-# --- reminders ----------------------------------------------------------------------------------------
-
-def remind_expiring_points(day: date | None = None, batch_size: int = 1000) -> dict:
-    """One WeChat reminder per member whose points expire at the end of business day `day` + 7; at most
-    once per (member, that day) by the notification's idempotency key."""
-    from app.notifications import service as notifications
-
-    day = day or clock.business_today()
-    target = day + timedelta(days=REMINDER_DAYS)
-    low, high = clock.start_of_business_day(target), clock.end_of_business_day(target)
-    counts, after_member = _counts(), 0
-    while True:
-        rows = list(db.session.execute(
-            select(PointsLot.member_id, func.sum(PointsLot.remaining))
-            .where(PointsLot.state == "open", PointsLot.remaining > 0, PointsLot.expires_at > low,
-                   PointsLot.expires_at <= high, PointsLot.member_id > after_member)
-            .group_by(PointsLot.member_id).order_by(PointsLot.member_id).limit(batch_size)
-        ))
-        if not rows:
-            break
-        after_member = rows[-1][0]
-        items = [
-            notifications.Item(member_id=member_id, key=f"points_expiring:{member_id}:{target.isoformat()}",
-                               data={"points": int(total), "expires_on": target.isoformat()})
-            for member_id, total in rows
-        ]
-        created = notifications.create_many("points_expiring", items)
-        counts["scanned"] += len(rows)
-        counts["changed"] += created
-        counts["skipped"] += len(rows) - created
         job_runtime.batch_done(counts)
     return counts

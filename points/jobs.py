@@ -13,7 +13,3 @@ def expire_points_lots(day: date | None = None, shard: int = 0, shards: int = 1)
 
 def activate_pending_points() -> dict:
     return run_job("activate_pending_points", expiry.activate_pending_points)
-
-
-def remind_expiring_points(day: date | None = None) -> dict:
-    return run_job("remind_expiring_points", expiry.remind_expiring_points, day=day)

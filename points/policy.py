@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from app.audit import service as audit
 from app.extensions import db
-from points import service
+from points import ledger
 from points.models import PointsPolicy
 
 FIELDS = ("points_per_yuan", "expiry_kind", "expiry_months", "expiry_years", "pending_days",
@@ -15,14 +15,14 @@ def as_dict(policy: PointsPolicy) -> dict:
 
 
 def get() -> dict:
-    policy = service.get_policy()
+    policy = ledger.get_policy()
     db.session.commit()  # the first read creates the default row
     return as_dict(policy)
 
 
 def update(values: dict) -> dict:
     """Replace the whole policy (PUT); ranges are checked by the schema, the audit row keeps before/after."""
-    policy = service.get_policy()
+    policy = ledger.get_policy()
     before = {name: getattr(policy, name) for name in FIELDS}
     for name in FIELDS:
         setattr(policy, name, values[name])

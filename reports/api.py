@@ -7,37 +7,23 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.auth import admin_required
-from reports import audiences, segments, summary, tags
+from marketing import segments
+from reports import summary
 from reports.schemas import (
-    AudienceFilter,
-    AudienceIn,
-    AudienceListArgs,
-    AudiencePage,
-    AudiencePatch,
-    BulkFile,
-    BulkForm,
-    BulkOut,
     DailyOut,
     KocOut,
     LifecycleOut,
     LifecycleSettingsSchema,
     LimitArgs,
-    MemberTagsOut,
-    PreviewOut,
     RangeArgs,
     RfmArgs,
     RfmOut,
-    SavedAudienceOut,
     SummaryOut,
     SuperUsersOut,
-    TagCountsOut,
-    TagIn,
-    TagQuery,
 )
 
 reports_blp = Blueprint("reports", __name__, url_prefix="/api/v1/admin/reports", description="Reports")
-tags_blp = Blueprint("tags", __name__, url_prefix="/api/v1/admin", description="Member tags")
-audiences_blp = Blueprint("audiences", __name__, url_prefix="/api/v1/admin/audiences", description="Audiences")
+
 
 CSV_DOC = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}  # `?format=csv`
 
@@ -141,95 +127,4 @@ class LifecycleSettingsView(MethodView):
         return segments.update_settings(body)
 
 
-# --- tags ---------------------------------------------------------------------------------------------
-
-@tags_blp.route("/members/<int:member_id>/tags")
-class MemberTags(MethodView):
-    @admin_required
-    @tags_blp.response(200, MemberTagsOut)
-    def get(self, member_id):
-        """A member's tags, automatic and manual."""
-        return {"member_id": member_id, "tags": tags.member_tags(member_id)}
-
-    @admin_required
-    @tags_blp.arguments(TagIn)
-    @tags_blp.response(200, MemberTagsOut)
-    def post(self, body, member_id):
-        """Put a manual tag on a member; audited."""
-        return {"member_id": member_id, "tags": tags.add_manual_tag(member_id, body["tag"])}
-
-    @admin_required
-    @tags_blp.arguments(TagQuery, location="query", unknown=RAISE)
-    @tags_blp.response(200, MemberTagsOut)
-    def delete(self, args, member_id):
-        """Take a manual tag off (`?tag=`); automatic tags belong to the jobs (409); audited."""
-        return {"member_id": member_id, "tags": tags.remove_manual_tag(member_id, args["tag"])}
-
-
-@tags_blp.route("/tags")
-class Tags(MethodView):
-    @admin_required
-    @tags_blp.response(200, TagCountsOut)
-    def get(self):
-        """Every tag in use and how many members carry it."""
-        return {"items": tags.tag_counts()}
-
-
-@tags_blp.route("/tags/bulk")
-class BulkTags(MethodView):
-    @admin_required
-    @tags_blp.arguments(BulkForm, location="form")
-    @tags_blp.arguments(BulkFile, location="files")
-    @tags_blp.response(200, BulkOut)
-    def post(self, form, files):
-        """Add (or remove) a manual tag for the members a CSV names by `member_id` or `phone`; the good rows
-        are applied and the others reported row by row; audited."""
-        return tags.bulk_tag(form["tag"], files["file"].read(), form["action"])
-
-
-# --- audiences ----------------------------------------------------------------------------------------
-
-@audiences_blp.route("")
-class Audiences(MethodView):
-    @admin_required
-    @audiences_blp.arguments(AudienceListArgs, location="query", unknown=RAISE)
-    @audiences_blp.response(200, AudiencePage)
-    def get(self, args):
-        """Saved audiences (open one for its live count)."""
-        return audiences.listing(args["limit"], args["cursor"])
-
-    @admin_required
-    @audiences_blp.arguments(AudienceIn)
-    @audiences_blp.response(201, SavedAudienceOut)
-    def post(self, body):
-        """Save a filter as an audience; answers with its live count; audited."""
-        return audiences.create(body["name"], body["filter"], body.get("description"))
-
-
-@audiences_blp.route("/preview")
-class AudiencePreview(MethodView):
-    @admin_required
-    @audiences_blp.arguments(AudienceFilter)
-    @audiences_blp.response(200, PreviewOut)
-    def post(self, body):
-        """Count a filter without saving it."""
-        return audiences.preview(body)
-
-
-@audiences_blp.route("/<int:audience_id>")
-class AudienceView(MethodView):
-    @admin_required
-    @audiences_blp.response(200, SavedAudienceOut)
-    def get(self, audience_id):
-        """One audience with its live count."""
-        return audiences.with_count(audiences.get(audience_id))
-
-    @admin_required
-    @audiences_blp.arguments(AudiencePatch)
-    @audiences_blp.response(200, SavedAudienceOut)
-    def patch(self, body, audience_id):
-        """Rename or change the filter; audited."""
-        return audiences.update(audience_id, body)
-
-
-blueprints = [reports_blp, tags_blp, audiences_blp]
+blueprints = [reports_blp]

@@ -7,6 +7,7 @@ import click
 from flask.cli import AppGroup
 
 from app import clock
+from reports import jobs, rollups
 
 reports_cli = AppGroup("reports", help="Report rollups, lifecycle, RFM.")
 
@@ -16,7 +17,6 @@ reports_cli = AppGroup("reports", help="Report rollups, lifecycle, RFM.")
 @click.option("--to", "last", type=click.DateTime(["%Y-%m-%d"]), default=None, help="last day (default yesterday)")
 def rollup(first, last) -> None:
     """Roll up closed business days, oldest first (idempotent)."""
-    from reports import rollups
 
     yesterday = clock.business_today() - timedelta(days=1)
     first_day: date = first.date() if first else yesterday
@@ -27,7 +27,6 @@ def rollup(first, last) -> None:
 @reports_cli.command("segments")
 def segments_command() -> None:
     """Recompute lifecycle stages, automatic tags, RFM, super users and KOC now."""
-    from reports import jobs
 
     click.echo({"lifecycle": jobs.recompute_lifecycle(), "rfm": jobs.compute_rfm()})
 

@@ -14,9 +14,13 @@ from sqlalchemy.orm import aliased
 
 from app import clock
 from app.extensions import db
+from coupons.stats import coupon_stats
+from mall.models import Redemption
 from members.models import Member, Tier
-from points.models import LedgerEntry, Purchase, Refund
+from points.models import LedgerEntry
 from reports.models import ReportBuyers, ReportBuyersMonth, ReportDaily, ReportDailyTier
+from tasks.models import CheckIn
+from till.models import Purchase, Refund
 
 LEDGER_FIGURES = ("points_issued", "points_returned", "points_spent", "points_expired", "points_reversed",
                   "points_adjusted_out")
@@ -103,7 +107,6 @@ def outstanding_at(end: datetime) -> int:
 
 def coupon_figures(start: datetime, end: datetime) -> dict:
     """Coupons issued, used and expired (ended unused) in the range, counted by the coupons service."""
-    from coupons.service import coupon_stats
 
     stats = coupon_stats(start, end)
     return {"coupons_issued": int(stats["issued"]), "coupons_used": int(stats["used"]),
@@ -113,7 +116,6 @@ def coupon_figures(start: datetime, end: datetime) -> dict:
 def redemption_figures(start: datetime, end: datetime) -> dict:
     """Points-mall redemptions made in the range, the cancelled ones included: each is one spend entry in the
     ledger, and a cancel shows there as points returned, so the day's figure never changes afterwards."""
-    from points.mall.models import Redemption
 
     made = db.session.scalar(select(func.count()).select_from(Redemption).where(
         Redemption.created_at >= start, Redemption.created_at < end))
@@ -122,7 +124,6 @@ def redemption_figures(start: datetime, end: datetime) -> dict:
 
 def checkin_figures(start: datetime, end: datetime) -> dict:
     """Daily check-ins made in the range."""
-    from tasks.models import CheckIn
 
     made = db.session.scalar(select(func.count()).select_from(CheckIn).where(
         CheckIn.created_at >= start, CheckIn.created_at < end))

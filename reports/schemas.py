@@ -1,6 +1,5 @@
-from marshmallow import Schema, fields, validate
 
-from app.pagination import ListArgs, page_schema
+from marshmallow import Schema, fields, validate
 
 FORMAT = fields.String(load_default="json", validate=validate.OneOf(["json", "csv"]),
                        metadata={"description": "`csv` answers text/csv"})
@@ -20,8 +19,6 @@ class LimitArgs(Schema):
 class RfmArgs(LimitArgs):
     segment = fields.String(load_default=None)
 
-
-# --- summary / daily ----------------------------------------------------------------------------------
 
 class MembersFigures(Schema):
     total = fields.Integer()
@@ -122,8 +119,6 @@ class DailyOut(Schema):
     live_days = fields.List(fields.Date())
 
 
-# --- segments -----------------------------------------------------------------------------------------
-
 class SegmentCell(Schema):
     segment = fields.String()
     members = fields.Integer()
@@ -186,106 +181,3 @@ class LifecycleSettingsSchema(Schema):
 class LifecycleOut(Schema):
     stages = fields.Dict(keys=fields.String(), values=fields.Integer())
     settings = fields.Nested(LifecycleSettingsSchema)
-
-
-# --- tags ---------------------------------------------------------------------------------------------
-
-class TagIn(Schema):
-    tag = fields.String(required=True, validate=validate.Length(min=1, max=64))
-
-
-class TagQuery(Schema):
-    tag = fields.String(required=True, validate=validate.Length(min=1, max=64))
-
-
-class TagOut(Schema):
-    tag = fields.String()
-    source = fields.String()
-    created_at = fields.DateTime()
-
-
-class MemberTagsOut(Schema):
-    member_id = fields.Integer()
-    tags = fields.List(fields.Nested(TagOut))
-
-
-class TagCount(Schema):
-    tag = fields.String()
-    auto = fields.Boolean()
-    members = fields.Integer()
-
-
-class TagCountsOut(Schema):
-    items = fields.List(fields.Nested(TagCount))
-
-
-class BulkForm(Schema):
-    tag = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    action = fields.String(load_default="add", validate=validate.OneOf(["add", "remove"]))
-
-
-class BulkFile(Schema):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
-                                               "description": "CSV with a `member_id` and/or `phone` column"})
-
-
-class BulkError(Schema):
-    row = fields.Integer()
-    value = fields.String()
-    code = fields.String(metadata={"description": "invalid | not_found"})
-    reason = fields.String()
-
-
-class BulkOut(Schema):
-    tag = fields.String()
-    action = fields.String()
-    rows = fields.Integer()
-    members = fields.Integer()
-    changed = fields.Integer()
-    unchanged = fields.Integer()
-    errors = fields.List(fields.Nested(BulkError))
-
-
-# --- audiences ----------------------------------------------------------------------------------------
-
-class AudienceFilter(Schema):
-    tiers = fields.List(fields.String(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=50))
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=20))
-    tags_any = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=20))
-    lifecycle = fields.List(fields.String(), validate=validate.Length(max=10))
-    rfm_segments = fields.List(fields.String(), validate=validate.Length(max=20))
-    birthday_months = fields.List(fields.Integer(validate=validate.Range(min=1, max=12)),
-                                  validate=validate.Length(max=12))
-    points_min = fields.Integer(validate=validate.Range(min=-(2**31), max=2**31))
-    points_max = fields.Integer(validate=validate.Range(min=-(2**31), max=2**31))
-
-
-class AudienceIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=64))
-    description = fields.String(load_default=None, validate=validate.Length(max=255))
-    filter = fields.Nested(AudienceFilter, required=True)
-
-
-class AudiencePatch(Schema):
-    name = fields.String(validate=validate.Length(min=1, max=64))
-    description = fields.String(allow_none=True, validate=validate.Length(max=255))
-    filter = fields.Nested(AudienceFilter)
-
-
-class SavedAudienceOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    description = fields.String(allow_none=True)
-    filter = fields.Dict()
-    count = fields.Integer(allow_none=True, metadata={"description": "live count (null in lists)"})
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
-
-
-class PreviewOut(Schema):
-    count = fields.Integer()
-    sample_member_ids = fields.List(fields.Integer())
-
-
-AudiencePage = page_schema(SavedAudienceOut, "AudiencePage")
-AudienceListArgs = ListArgs

@@ -14,10 +14,10 @@ from sqlalchemy import select
 from app import clock
 from app.errors import ValidationError
 from app.extensions import db
-from points.service import get_policy
+from marketing.segments import ratio
+from points.ledger import get_policy
 from reports import rollups
 from reports.models import ReportBuyers, ReportBuyersMonth, ReportDaily, ReportDailyTier
-from reports.segments import ratio
 
 MAX_RANGE_DAYS = 366
 ADDITIVE = ("members_new", "purchases_count", "gmv", "refunds_count", "refunds_amount", *rollups.LEDGER_FIGURES,

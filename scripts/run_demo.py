@@ -43,12 +43,13 @@ def _run(demo_dir: str, port: str, redis_url: str) -> int:
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, check=True)
     subprocess.run([flask, "seed-demo"], cwd=ROOT, check=True)
 
-    from app.schedule import QUEUE_NAMES, cron_config_path
+    from app.cron import cron_config_path
+    from app.schedule import QUEUE_NAMES
 
     commands = {
         "api": [gunicorn, "--workers", "2", "--threads", "4", "--bind", f"0.0.0.0:{port}", "wsgi:app"],
         # --with-scheduler: failed jobs come back after their Retry backoff (10 s, 60 s, 300 s)
-        "worker": [rq, "worker", "--with-scheduler", "--url", redis_url, *QUEUE_NAMES],
+        "worker": [rq, "worker", "-w", "server.worker.Worker", "--with-scheduler", "--url", redis_url, *QUEUE_NAMES],
         "cron": [rq, "cron", "--url", redis_url, cron_config_path()],
     }
     children = {name: subprocess.Popen(cmd, cwd=ROOT, start_new_session=True) for name, cmd in commands.items()}

@@ -17,6 +17,7 @@ from app.errors import Conflict, ValidationError
 from app.extensions import db
 from app.transactions import atomic
 from members import service as members_service
+from points import ledger as points_service
 from tasks.common import add_rewards, check_open, pay
 from tasks.models import CheckIn, TaskDefinition
 from tasks.service import running
@@ -67,8 +68,6 @@ def current_streak(member_id: int, task: TaskDefinition | None) -> int:
 
 
 def check_in(member_id: int) -> dict:
-    from points import service as points_service
-
     try:
         with atomic():
             points_service.lock_account(member_id)  # serializes this member's check-ins

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime
+from datetime import date
 
 from app import clock
 from app.errors import Conflict, Forbidden
-from members import service as members_service
+from coupons import issuing
 from members.models import Member
+from points import ledger as points_service
 from tasks.models import TaskDefinition
+from tiers import growth as tier_growth
+from tiers import ladder
 
 log = logging.getLogger(__name__)
 
@@ -25,26 +28,11 @@ def period_key(period: str, day: date) -> str:
     return "once"
 
 
-def in_window(task: TaskDefinition, moment: datetime) -> bool:
-    if not task.active:
-        return False
-    if task.starts_at is not None and moment < task.starts_at:
-        return False
-    return task.ends_at is None or moment < task.ends_at
-
-
-def tier_allowed(allowed: list | None, member: Member) -> bool:
-    if not allowed:
-        return True
-    tier = members_service.member_tier(member)
-    return tier is not None and tier.code in allowed
-
-
 def check_open(task: TaskDefinition, member: Member) -> None:
     """409 when the task is off or outside its dates, 403 when the member's tier may not take part."""
-    if not in_window(task, clock.now()):
+    if not clock.open_at(task, clock.now()):
         raise Conflict(f"The task {task.code} is not running now.", code="task_inactive")
-    if not tier_allowed(task.tiers, member):
+    if not ladder.tier_allowed(task.tiers, member):
         raise Forbidden(f"Members of this tier cannot do the task {task.code}.", code="tier_not_allowed")
 
 
@@ -58,9 +46,7 @@ def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | 
         new_key: bool = False) -> dict:
     """Points, growth and/or a coupon for one reason, idempotent by `key` (inside the caller's transaction).
     `new_key`: the key names a row this transaction has just inserted (a task completion), so the ledger
-    skips looking it up (points.service.credit)."""
-    from coupons import service as coupons_service
-    from points import service as points_service
+    skips looking it up (points.ledger.credit)."""
 
     reward = reward or {}
     paid = {"points": 0, "growth": 0, "coupon_id": None}
@@ -70,11 +56,11 @@ def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | 
                               note=note, new_key=new_key)
         paid["points"] = points
     if growth > 0:
-        members_service.add_growth(member_id, growth, reason="task", ref=key)
+        tier_growth.add_growth(member_id, growth, reason="task", ref=key)
         paid["growth"] = growth
     template_id = reward.get("coupon_template_id")
     if template_id:
-        coupon = coupons_service.grant(member_id, int(template_id), key=key, reason="task")
+        coupon = issuing.grant(member_id, int(template_id), key=key, reason="task")
         coupon_id = coupon.get("id") if isinstance(coupon, dict) else getattr(coupon, "id", None)
         paid["coupon_id"] = None if coupon_id is None else str(coupon_id)
     return paid

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 from app import events
+from tasks import referrals
 
 
 def _profile_updated(sender, **kwargs) -> None:
-    from tasks import referrals
-
     referrals.on_profile_updated(kwargs["member_id"])
 
 
 def _purchase_recorded(sender, **kwargs) -> None:
-    from tasks import referrals
-
     referrals.on_purchase_recorded(kwargs["member_id"], kwargs.get("purchase_id"), bool(kwargs.get("first")))
 
 

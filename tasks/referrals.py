@@ -19,9 +19,11 @@ from app.extensions import db
 from app.pagination import keyset_page
 from members import service as members_service
 from members.models import Member
-from tasks.common import pay, tier_allowed
+from points import ledger as points_service
+from tasks.common import pay
 from tasks.models import ReferralReward
 from tasks.service import CapReached, complete_for_system, find_completion, record, running
+from tiers import ladder
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +45,6 @@ def on_purchase_recorded(member_id: int, purchase_id: int, first: bool) -> None:
 
 
 def reward_inviter(invitee_id: int, purchase_id: int | None) -> ReferralReward | None:
-    from points import service as points_service
-
     invitee = db.session.get(Member, invitee_id)
     if invitee is None or invitee.invited_by_id is None or invitee.invited_by_id == invitee.id:
         return None
@@ -58,7 +58,7 @@ def reward_inviter(invitee_id: int, purchase_id: int | None) -> ReferralReward |
         with db.session.begin_nested():
             outcome = ReferralReward(invitee_id=invitee.id, inviter_id=inviter.id, purchase_id=purchase_id,
                                      task_id=task.id if task else None, state="no_task", created_at=clock.now())
-            if task is not None and tier_allowed(task.tiers, inviter):
+            if task is not None and ladder.tier_allowed(task.tiers, inviter):
                 points_service.lock_account(inviter.id)
                 ref = f"invitee:{invitee.id}"
                 completion = find_completion(task.id, inviter.id, ref)

@@ -9,19 +9,20 @@ from datetime import date
 
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
-from sqlalchemy.orm.attributes import set_committed_value
 
-from app import clock
+from app import clock, config_cache, fast_writes
 from app.audit import service as audit
 from app.errors import ApiError, Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
 from app.transactions import atomic
+from coupons import templates
 from members import service as members_service
-from members.models import Tier
-from tasks.common import check_open, in_window, pay, period_key, reward_amounts, tier_allowed
+from points import ledger as points_service
+from tasks import checkin
+from tasks.common import check_open, pay, period_key, reward_amounts
 from tasks.models import SELF_REPORTED_KINDS, CheckIn, TaskCompletion, TaskDefinition
+from tiers import ladder
 
 log = logging.getLogger(__name__)
 ONCE_KINDS = ("profile", "first_purchase")
@@ -39,22 +40,11 @@ def _snapshot(task: TaskDefinition) -> dict:
 
 
 def _check_tiers(codes: list[str]) -> None:
-    if not codes:
-        return
-    known = set(db.session.scalars(select(Tier.code).where(Tier.code.in_(codes))))
-    unknown = [c for c in codes if c not in known]
-    if unknown:
-        raise ValidationError("tiers", f"Unknown tier codes: {', '.join(unknown)}.")
+    ladder.check_codes(codes or [], "tiers")
 
 
 def _check_coupon_templates(task: TaskDefinition) -> None:
-    """A reward naming a coupon template that does not exist would fail every completion: refuse it now
-    (once the coupons domain offers `get_template`; its placeholder cannot tell)."""
-    from coupons import service as coupons_service
-
-    get_template = getattr(coupons_service, "get_template", None)
-    if get_template is None:
-        return
+    """A reward naming a coupon template that does not exist would fail every completion: refuse it now."""
     named = [("reward", task.reward), ("invitee_reward", task.invitee_reward)]
     named += [("streak_bonuses", b.get("reward")) for b in task.streak_bonuses or []]
     named += [("milestones", m.get("reward")) for m in task.milestones or []]
@@ -62,7 +52,7 @@ def _check_coupon_templates(task: TaskDefinition) -> None:
         template_id = (reward or {}).get("coupon_template_id")
         if template_id:
             try:
-                get_template(template_id)
+                templates.get_template(template_id)
             except NotFound:
                 raise ValidationError(field, f"Coupon template {template_id} does not exist.") from None
 
@@ -145,14 +135,19 @@ def by_code(code: str) -> TaskDefinition:
     return task
 
 
+definitions_copy = config_cache.register(
+    "tasks", lambda: tuple(config_cache.copy_row(t) for t in db.session.scalars(
+        select(TaskDefinition).where(TaskDefinition.active.is_(True))
+        .order_by(TaskDefinition.display_order, TaskDefinition.id))),
+    (TaskDefinition,))
+
+
 def running(kind: str) -> list[TaskDefinition]:
     """Tasks of a kind that are on and within their dates now, in display order: read-only copies from the
-    per-process cache of the till's configuration (points.config), since every first purchase and every
+    per-process cache of the till's configuration (app.config_cache), since every first purchase and every
     check-in asks."""
-    from points import config
-
     now = clock.now()
-    return [t for t in config.current().tasks if t.kind == kind and in_window(t, now)]
+    return [t for t in definitions_copy() if t.kind == kind and clock.open_at(t, now)]
 
 
 # --- completions --------------------------------------------------------------------------------------
@@ -175,6 +170,7 @@ _DONE_IN_PERIOD = select(func.count()).select_from(_completions).where(
     _completions.c.task_id == bindparam("task_id"), _completions.c.member_id == bindparam("member_id"),
     _completions.c.period_key == bindparam("period_key"))
 _INSERT_COMPLETION = insert(_completions).returning(_completions.c.id)
+_COMPLETION_COLUMNS = fast_writes.insert_columns(_completions)
 _SET_COMPLETION_COUPON = update(_completions).where(_completions.c.id == bindparam("completion_id")).values(
     coupon_id=bindparam("coupon"))
 
@@ -199,15 +195,13 @@ def record(task: TaskDefinition, member_id: int, ref: str) -> TaskCompletion:
                                 period_key=period_key(task.cap_period, day), created_at=clock.now(),
                                 points=points, growth=growth, coupon_id=None)
     completion.id = db.session.execute(_INSERT_COMPLETION, {
-        c: getattr(completion, c) for c in ("task_id", "member_id", "ref", "slot", "business_day", "period_key",
-                                            "created_at", "points", "growth", "coupon_id")}).scalar_one()
-    make_transient_to_detached(completion)
-    db.session.add(completion)
+        c: getattr(completion, c) for c in _COMPLETION_COLUMNS}).scalar_one()
+    fast_writes.adopt(completion)
     paid = pay(member_id, task.reward, key=f"task:{completion.id}", cause_id=completion.id, note=f"task {task.code}",
                new_key=True)  # the completion was inserted just above
     if paid["coupon_id"] is not None:
         db.session.execute(_SET_COMPLETION_COUPON, {"completion_id": completion.id, "coupon": paid["coupon_id"]})
-        set_committed_value(completion, "coupon_id", paid["coupon_id"])
+        fast_writes.mark_written(completion, ["coupon_id"], {"coupon_id": paid["coupon_id"]})
     return completion
 
 
@@ -220,7 +214,6 @@ def _view(task: TaskDefinition, completion: TaskCompletion, new: bool) -> dict:
 
 def complete(member_id: int, code: str, ref: str) -> dict:
     """A share/post/custom task reported by the mini-program; the same ref again returns the first result."""
-    from points import service as points_service
 
     task = by_code(code)
     if task.kind not in SELF_REPORTED_KINDS:
@@ -247,10 +240,9 @@ def complete_for_system(task: TaskDefinition, member_id: int, ref: str) -> TaskC
 
     A savepoint isolates the reward, so a misconfigured coupon template costs the shopper the reward
     (logged), not the purchase or the profile edit that caused it."""
-    from points import service as points_service
 
     member = members_service.get_member(member_id)
-    if not in_window(task, clock.now()) or not tier_allowed(task.tiers, member):
+    if not clock.open_at(task, clock.now()) or not ladder.tier_allowed(task.tiers, member):
         return None
     points_service.lock_account(member_id)
     if completed(task.id, member_id, ref):
@@ -268,13 +260,11 @@ def complete_for_system(task: TaskDefinition, member_id: int, ref: str) -> TaskC
 # --- the shopper's list --------------------------------------------------------------------------------
 
 def list_for_member(member_id: int) -> list[dict]:
-    from tasks import checkin
-
     member = members_service.get_member(member_id)
     now, today = clock.now(), clock.business_today()
     tasks = [t for t in db.session.scalars(select(TaskDefinition).where(TaskDefinition.active.is_(True))
                                            .order_by(TaskDefinition.display_order, TaskDefinition.id))
-             if in_window(t, now)]
+             if clock.open_at(t, now)]
     counts = {(task_id, key): n for task_id, key, n in db.session.execute(
         select(TaskCompletion.task_id, TaskCompletion.period_key, func.count(TaskCompletion.id))
         .where(TaskCompletion.member_id == member_id, TaskCompletion.task_id.in_([t.id for t in tasks]))
@@ -289,7 +279,7 @@ def list_for_member(member_id: int) -> list[dict]:
             "code": task.code, "kind": task.kind, "title": task.title, "description": task.description,
             "display_order": task.display_order, "reward": task.reward or {},
             "cap": {"period": task.cap_period, "count": task.cap_count},
-            "eligible": tier_allowed(task.tiers, member),
+            "eligible": ladder.tier_allowed(task.tiers, member),
             "progress": {"period": key, "done": done, "cap": task.cap_count, "completed": done >= task.cap_count},
         }
         if task.kind == "checkin":

@@ -11,8 +11,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
-from app import clock, create_app
+from app import clock
 from app.extensions import db
+from server import create_app
 from tests.fakes.wechat import FakeWeChat
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
@@ -66,7 +67,7 @@ def _empty_tables() -> None:
 def ctx(app, fake_wechat):
     """Each test runs inside an app context and leaves nothing behind; the ledger must not drift."""
     from app.redis_store import get_redis
-    from points import service as points_service
+    from points import ledger as points_service
 
     with app.app_context():
         yield
@@ -153,7 +154,7 @@ def marketing(operator_token):
 @pytest.fixture
 def tiers():
     """The demo ladder 普通 / 高级 / 尊享."""
-    from members import demo
+    from demo import members as demo
 
     demo.seed()
     from members.models import Tier

@@ -1,15 +1,15 @@
-"""A stand-in for coupons.service in task and mall tests, valid with the placeholder and the real service."""
+"""A stand-in for the coupons domain in task and mall tests: every template exists, grants are recorded."""
 from __future__ import annotations
 
 from types import SimpleNamespace
 
 from app.errors import ApiError
+from coupons import issuing, templates
 
 
 def stub_coupons(monkeypatch, fail: ApiError | None = None) -> list[tuple]:
     """Every template exists; `grant` records (member, template, key, reason) and returns {"id": n}, or raises
     `fail`. Returns the list of grants."""
-    from coupons import service
 
     grants: list[tuple] = []
 
@@ -17,8 +17,8 @@ def stub_coupons(monkeypatch, fail: ApiError | None = None) -> list[tuple]:
         if fail is not None:
             raise fail
         grants.append((member_id, template_id, key, reason))
-        return {"id": len(grants)}
+        return SimpleNamespace(id=len(grants))
 
-    monkeypatch.setattr(service, "get_template", lambda template_id: SimpleNamespace(id=template_id), raising=False)
-    monkeypatch.setattr(service, "grant", grant)
+    monkeypatch.setattr(templates, "get_template", lambda template_id: SimpleNamespace(id=template_id))
+    monkeypatch.setattr(issuing, "grant", grant)
     return grants

@@ -5,12 +5,13 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app import clock, demo
+import demo
+from app import clock
 from app.extensions import db
-from points.models import Purchase
+from marketing.models import MemberLifecycle
 from reports import summary
-from reports.models import MemberLifecycle
 from tests.conftest import bearer
+from till.models import Purchase
 
 
 def test_the_demo_program_has_shoppers_with_history(client, at):

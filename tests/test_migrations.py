@@ -11,9 +11,9 @@ from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from app import create_app
 from app.extensions import db
 from config import database_url
+from server import create_app
 from tests.conftest import ON_POSTGRES
 
 
@@ -78,7 +78,7 @@ def test_purchase_count_is_backfilled_from_the_purchases(tmp_path, app):
     (the first-purchase task and the invite reward read it)."""
     from app.operators.models import Store
     from members.models import Member
-    from points.models import Purchase
+    from till.models import Purchase
 
     url, drop = _fresh_database_url(tmp_path)
     try:

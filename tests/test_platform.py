@@ -1,10 +1,10 @@
 """Health, OpenAPI, the error envelope, the audit log, production config and the operator CLI."""
 import pytest
 
-from app import create_app
 from app.audit import service as audit
 from app.extensions import db
 from config import ProductionConfig
+from server import create_app
 
 
 def test_health_and_readiness(client):
@@ -126,7 +126,7 @@ def test_cli_creates_stores_and_operators(app):
 
 
 def test_points_verify_cli_reports_drift(app, login):
-    from points import service as points
+    from points import ledger as points
 
     _, member_id = login("alice")
     points.credit(member_id, 100, kind="grant", key="t1", cause_type="test")

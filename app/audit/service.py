@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog
 from app.extensions import db
+from app.operators.models import Operator
 from app.pagination import keyset_page
 
 
@@ -24,7 +25,6 @@ def _jsonable(value: Any) -> Any:
 
 def _operator_username(operator_id: int) -> str | None:
     """The name as it was at the time: the log must still say who it was after the account is renamed."""
-    from app.operators.models import Operator
 
     if "operator_username" not in g:
         g.operator_username = db.session.scalar(select(Operator.username).where(Operator.id == operator_id))

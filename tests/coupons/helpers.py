@@ -5,10 +5,11 @@ import itertools
 
 from app.auth import issue_token
 from app.extensions import db
-from coupons import service
+from catalog.models import Product
+from coupons import templates
 from coupons.schemas import TemplateIn
 from members.models import Member
-from points.models import Product, Purchase
+from till.models import Purchase
 
 _seq = itertools.count(1)
 
@@ -33,7 +34,7 @@ def template(**overrides):
             "validity": {"kind": "relative", "days": 30}, "claimable": True}
     spec.update(overrides)
     _catalogue_for(spec)
-    return service.create_template(TemplateIn().load(spec))  # as the API would parse it
+    return templates.create_template(TemplateIn().load(spec))  # as the API would parse it
 
 
 def member(**fields) -> Member:
@@ -57,9 +58,11 @@ def member_headers(member_id: int) -> dict:
 
 
 def purchase(member_id: int, store_id: int) -> int:
+    """A bare purchase row, counted on the member as the till counts it (what "new member" reads)."""
     row = Purchase(store_id=store_id, order_no=f"O{next(_seq)}", member_id=member_id, request_hash="x",
                    subtotal=0, paid=0)
     db.session.add(row)
+    db.session.get(Member, member_id).purchase_count += 1
     db.session.commit()
     return row.id
 

@@ -5,8 +5,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from app.errors import Conflict, NotFound
 from app.extensions import db
-from coupons import service
+from coupons import issuing
 from coupons.models import Coupon, CouponTemplate
 from members.models import MemberTag
 from tests.conftest import bearer, postgres_only
@@ -112,13 +113,13 @@ def test_registration_survives_a_gift_out_of_stock(login):
 def test_grant_is_idempotent_by_key_and_does_not_commit():
     t = template(stock=5, claimable=False)
     someone = member()
-    first = service.grant(someone.id, t.id, key="birthday:2026", reason="birthday")
-    again = service.grant(someone.id, t.id, key="birthday:2026", reason="birthday")
+    first = issuing.grant(someone.id, t.id, key="birthday:2026", reason="birthday")
+    again = issuing.grant(someone.id, t.id, key="birthday:2026", reason="birthday")
     assert first.id == again.id and first.source == "grant"
     db.session.rollback()  # the caller's transaction decides
     assert Coupon.query.count() == 0
-    service.grant(someone.id, t.id, key="birthday:2026", reason="birthday")
-    service.grant(someone.id, t.id, key="birthday:2027", reason="birthday")
+    issuing.grant(someone.id, t.id, key="birthday:2026", reason="birthday")
+    issuing.grant(someone.id, t.id, key="birthday:2027", reason="birthday")
     db.session.commit()
     assert Coupon.query.count() == 2
     db.session.expire_all()
@@ -127,24 +128,24 @@ def test_grant_is_idempotent_by_key_and_does_not_commit():
 
 def test_grant_refusals():
     someone = member()
-    with pytest.raises(service.NotFound):
-        service.grant(someone.id, 999, key="k", reason="r")
+    with pytest.raises(NotFound):
+        issuing.grant(someone.id, 999, key="k", reason="r")
     stopped = template(active=False)
-    with pytest.raises(service.Conflict) as stopped_error:
-        service.grant(someone.id, stopped.id, key="k", reason="r")
+    with pytest.raises(Conflict) as stopped_error:
+        issuing.grant(someone.id, stopped.id, key="k", reason="r")
     assert stopped_error.value.code == "coupon_template_stopped"
     empty = template(stock=0)
-    with pytest.raises(service.Conflict) as stock_error:
-        service.grant(someone.id, empty.id, key="k", reason="r")
+    with pytest.raises(Conflict) as stock_error:
+        issuing.grant(someone.id, empty.id, key="k", reason="r")
     assert stock_error.value.code == "coupon_out_of_stock"
-    with pytest.raises(service.NotFound):
-        service.grant(987654, template().id, key="k", reason="r")
+    with pytest.raises(NotFound):
+        issuing.grant(987654, template().id, key="k", reason="r")
 
 
 def test_relative_validity_ends_at_end_of_business_day(at):
     at("2026-03-01T23:30:00+08:00")
     t = template(validity={"kind": "relative", "days": 7})
-    coupon = service.grant(member().id, t.id, key="k", reason="r")
+    coupon = issuing.grant(member().id, t.id, key="k", reason="r")
     assert coupon.valid_until.isoformat() == "2026-03-08T16:00:00+00:00"  # 2026-03-09 00:00 Shanghai
 
 
@@ -181,7 +182,7 @@ def test_concurrent_grants_with_one_key_give_one_coupon(app):
 
     def give(_):
         with app.app_context():
-            coupon_id = service.grant(someone, template_id, key="monthly:2026-03", reason="monthly").id
+            coupon_id = issuing.grant(someone, template_id, key="monthly:2026-03", reason="monthly").id
             db.session.commit()
             return coupon_id
 

@@ -8,8 +8,9 @@ from rq import Queue
 from app.audit.models import AuditLog
 from app.extensions import db
 from app.redis_store import get_redis
-from coupons import jobs, service
+from coupons import issuing
 from coupons.models import Coupon, CouponIssue, CouponTemplate
+from marketing import issues, jobs
 from members.models import MemberTag
 from tests.coupons.helpers import member, members, template
 
@@ -27,7 +28,7 @@ def test_issue_by_tier_enqueues_a_job_and_reports_progress(client, marketing, ti
     issue = response.get_json()
     assert issue["state"] == "queued" and issue["issued"] == 0
     queue = Queue("grants", connection=get_redis())
-    assert queue.count == 1 and queue.jobs[0].func_name == "coupons.jobs.issue_coupons"
+    assert queue.count == 1 and queue.jobs[0].func_name == "marketing.jobs.issue_coupons"
     assert AuditLog.query.filter_by(action="coupon_template.issue").count() == 1
     assert jobs.issue_coupons(**queue.jobs[0].kwargs) == {"scanned": 5, "changed": 5, "skipped": 0, "failed": 0}
     progress = client.get(f"/api/v1/admin/coupon-templates/{t.id}/issues/{issue['id']}", headers=marketing)
@@ -48,15 +49,15 @@ def test_issue_by_tier_enqueues_a_job_and_reports_progress(client, marketing, ti
 def test_a_rerun_after_a_crash_issues_nobody_twice(tiers):
     t = template(claimable=False)
     ids = members(7)
-    issue, _ = service.create_issue(t.id, {"member_ids": ids}, "k1", None)
-    assert service.run_issue(issue.id, batch_size=3)["changed"] == 7
+    issue, _ = issues.create_issue(t.id, {"member_ids": ids}, "k1", None)
+    assert issues.run_issue(issue.id, batch_size=3)["changed"] == 7
     issue = db.session.get(CouponIssue, issue.id)
     issue.state, issue.last_member_id = "running", 0  # as if the worker died before saving its progress
     db.session.commit()
-    counts = service.run_issue(issue.id, batch_size=3)
+    counts = issues.run_issue(issue.id, batch_size=3)
     assert counts == {"scanned": 7, "changed": 0, "skipped": 7, "failed": 0}
     assert Coupon.query.count() == 7
-    assert service.run_issue(issue.id)["scanned"] == 0  # done is done
+    assert issues.run_issue(issue.id)["scanned"] == 0  # done is done
 
 
 def test_audiences_tags_birthday_month_and_all(tiers):
@@ -66,23 +67,23 @@ def test_audiences_tags_birthday_month_and_all(tiers):
     tagged = member()
     db.session.add(MemberTag(member_id=tagged.id, tag="coffee-lover"))
     db.session.commit()
-    by_month, _ = service.create_issue(t.id, {"birthday_month": 5}, None, None)
-    service.run_issue(by_month.id)
+    by_month, _ = issues.create_issue(t.id, {"birthday_month": 5}, None, None)
+    issues.run_issue(by_month.id)
     db.session.add(MemberTag(member_id=may.id, tag="tea-lover"))  # any of the tags: the May member had one
     db.session.commit()
-    by_tag, _ = service.create_issue(t.id, {"tags": ["coffee-lover", "tea-lover"]}, None, None)
-    service.run_issue(by_tag.id)
+    by_tag, _ = issues.create_issue(t.id, {"tags": ["coffee-lover", "tea-lover"]}, None, None)
+    issues.run_issue(by_tag.id)
     assert {(c.member_id, c.issue_id) for c in Coupon.query.all()} == {
         (may.id, by_month.id), (may.id, by_tag.id), (tagged.id, by_tag.id)}
-    everyone, _ = service.create_issue(t.id, {"all_members": True}, None, None)
-    assert service.run_issue(everyone.id)["changed"] == 3
+    everyone, _ = issues.create_issue(t.id, {"all_members": True}, None, None)
+    assert issues.run_issue(everyone.id)["changed"] == 3
 
 
 def test_stock_runs_out_mid_issue():
     t = template(claimable=False, stock=4)
     ids = members(6)
-    issue, _ = service.create_issue(t.id, {"member_ids": ids}, None, None)
-    assert service.run_issue(issue.id, batch_size=5) == {"scanned": 6, "changed": 4, "skipped": 0, "failed": 2}
+    issue, _ = issues.create_issue(t.id, {"member_ids": ids}, None, None)
+    assert issues.run_issue(issue.id, batch_size=5) == {"scanned": 6, "changed": 4, "skipped": 0, "failed": 2}
     issue = db.session.get(CouponIssue, issue.id)
     assert (issue.issued, issue.failed, issue.error) == (4, 2, "out of stock")
 
@@ -111,7 +112,7 @@ def test_bad_issue_requests(client, marketing, staff, tiers):
 
 
 def test_revoke_is_audited(client, marketing):
-    coupon = service.grant(member().id, template().id, key="k", reason="t")
+    coupon = issuing.grant(member().id, template().id, key="k", reason="t")
     db.session.commit()
     response = client.post(f"/api/v1/admin/coupons/{coupon.id}/revoke", json={"reason": "mistake"}, headers=marketing)
     assert response.status_code == 200 and response.get_json()["state"] == "revoked"

@@ -12,8 +12,8 @@ from app import jobs as job_runtime
 from app.extensions import db
 from app.job_runs.models import JobRun
 from app.redis_store import get_redis
-from coupons import jobs, service
 from coupons.models import Coupon, CouponIssue
+from marketing import issues, jobs
 from tests.coupons.helpers import members, template
 
 
@@ -42,7 +42,7 @@ def no_backoff(monkeypatch):
 @pytest.fixture
 def faulty_batches(monkeypatch):
     """Make the first `fail` batches raise; returns the list of (state, error) the issue had at each call."""
-    real = service._issue_batch
+    real = issues._issue_batch
     seen: list[tuple[str, str | None]] = []
     plan = {"fail": 0}
 
@@ -53,7 +53,7 @@ def faulty_batches(monkeypatch):
             raise RuntimeError(f"database went away (call {len(seen)})")
         return real(issue_id, batch_size)
 
-    monkeypatch.setattr(service, "_issue_batch", batch)
+    monkeypatch.setattr(issues, "_issue_batch", batch)
 
     def arm(fail: int) -> list[tuple[str, str | None]]:
         plan["fail"] = fail
@@ -65,12 +65,12 @@ def faulty_batches(monkeypatch):
 
 def test_enqueue_has_a_deterministic_id_and_the_project_retries():
     t = template(claimable=False)
-    issue, _ = service.create_issue(t.id, {"member_ids": members(2)}, "k", None)
-    assert service.enqueue_issue(issue.id) is True
-    assert service.enqueue_issue(issue.id) is False  # the same issue is not queued twice
+    issue, _ = issues.create_issue(t.id, {"member_ids": members(2)}, "k", None)
+    assert issues.enqueue_issue(issue.id) is True
+    assert issues.enqueue_issue(issue.id) is False  # the same issue is not queued twice
     assert _grants().job_ids == [f"coupon-issue-{issue.id}"]
     job = _grants().jobs[0]
-    assert job.func_name == "coupons.jobs.issue_coupons" and job.kwargs == {"issue_id": issue.id}
+    assert job.func_name == "marketing.jobs.issue_coupons" and job.kwargs == {"issue_id": issue.id}
     assert (job.retries_left, job.retry_intervals) == (job_runtime.MAX_RETRIES, job_runtime.RETRY_INTERVALS)
 
 
@@ -132,9 +132,9 @@ def test_after_the_last_try_the_issue_is_failed_and_a_repost_queues_it_again(
 def test_outside_rq_a_failure_is_final(faulty_batches):
     faulty_batches(fail=99)
     t = template(claimable=False)
-    issue, _ = service.create_issue(t.id, {"member_ids": members(1)}, "k", None)
+    issue, _ = issues.create_issue(t.id, {"member_ids": members(1)}, "k", None)
     with pytest.raises(RuntimeError):
-        service.run_issue(issue.id, last_try=False)
+        issues.run_issue(issue.id, last_try=False)
     assert (_issue(issue.id).state, _issue(issue.id).error[:30]) == ("running", "job failed: RuntimeError: data")
     with pytest.raises(RuntimeError):
         jobs.issue_coupons(issue.id)  # no RQ job around it: this try is the last

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from app.audit.models import AuditLog
-from coupons import service
+from app.extensions import db
+from coupons import issuing, templates
 from coupons.models import CouponTemplate
 from tests.conftest import postgres_only
 from tests.coupons.helpers import member, template
@@ -81,7 +82,7 @@ def test_missing_required_fields(client, marketing):
 def test_unknown_skus_and_categories_in_scope(client, marketing):
     """Scopes are checked against the till's product catalogue (here: two products)."""
     from app.extensions import db
-    from points.models import Product
+    from catalog.models import Product
 
     db.session.add_all([Product(sku="LATTE", name="拿铁", category="coffee", list_price=3200, member_prices={}),
                         Product(sku="CAKE", name="蛋糕", category="bakery", list_price=2800, member_prices={})])
@@ -124,8 +125,8 @@ def test_terms_frozen_once_issued_but_template_can_be_stopped(client, marketing)
     before = client.patch(path, json={"threshold": 5000}, headers=marketing)
     assert before.status_code == 200 and before.get_json()["threshold"] == 5000  # nothing issued yet
     holder = member()
-    coupon = service.grant(holder.id, t.id, key="k1", reason="test")
-    service.db.session.commit()
+    coupon = issuing.grant(holder.id, t.id, key="k1", reason="test")
+    db.session.commit()
     for change in ({"threshold": 8000}, {"amount_off": 1000}, {"validity": {"kind": "relative", "days": 1}},
                    {"scope": {"kind": "categories", "values": ["x"]}}, {"stackable": True}):
         response = client.patch(path, json=change, headers=marketing)
@@ -147,7 +148,7 @@ def test_patch_unknown_template_is_404(client, marketing):
 
 
 def test_demo_seed_is_idempotent():
-    from coupons import demo
+    from demo import coupons as demo
 
     demo.seed()
     demo.seed()
@@ -212,9 +213,9 @@ def test_a_generated_code_that_clashes_is_drawn_again(client, marketing, monkeyp
     assert client.post("/api/v1/admin/coupon-templates", json={**BODY, "code": "TCLASH00001"},
                        headers=marketing).status_code == 201
     draws = iter(["TCLASH00001", "TFRESH00001"])
-    monkeypatch.setattr(service, "new_template_code", lambda: next(draws))
+    monkeypatch.setattr(templates, "new_template_code", lambda: next(draws))
     if race:  # another request inserts the code between the look-up and the flush
-        monkeypatch.setattr(service, "template_by_code", lambda code: None)
+        monkeypatch.setattr(templates, "template_by_code", lambda code: None)
     body = {key: value for key, value in BODY.items() if key != "code"}
     response = client.post("/api/v1/admin/coupon-templates", json=body, headers=marketing)
     assert response.status_code == 201 and response.get_json()["code"] == "TFRESH00001"

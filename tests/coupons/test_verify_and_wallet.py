@@ -4,15 +4,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from app.extensions import db
-from coupons import jobs, service
+from coupons import checkout, expiry, issuing, jobs, stats
 from coupons.models import Coupon
+from marketing import issues
 from tests.conftest import bearer, postgres_only
 from tests.coupons.helpers import member, member_headers, template
 
 
 def _gift(member_id: int, **terms) -> Coupon:
     spec = {"kind": "gift", "amount_off": None, "gift_sku": "DRINK", "threshold": 0, **terms}
-    coupon = service.grant(member_id, template(claimable=False, **spec).id, key="k", reason="test")
+    coupon = issuing.grant(member_id, template(claimable=False, **spec).id, key="k", reason="test")
     db.session.commit()
     return coupon
 
@@ -31,7 +32,7 @@ def test_verify_once(client, staff, stores):
 def test_verify_refusals(client, staff, marketing, login, at):
     at("2026-03-01T10:00:00+08:00")
     m = member().id
-    discount = service.grant(m, template(claimable=False).id, key="k", reason="t")
+    discount = issuing.grant(m, template(claimable=False).id, key="k", reason="t")
     db.session.commit()
     cases = [
         ({"coupon_code": "00000000000000000000"}, 404, "coupon_not_found"),
@@ -57,14 +58,14 @@ def test_verify_refusals(client, staff, marketing, login, at):
 def test_my_coupons_by_state(client, at):
     at("2026-03-01T10:00:00+08:00")
     m = member().id
-    short = service.grant(m, template(validity={"kind": "relative", "days": 1}).id, key="k", reason="t")
-    long = service.grant(m, template().id, key="k", reason="t")
-    gift_used = service.grant(m, template(kind="gift", amount_off=None, gift_sku="X", threshold=0).id,
+    short = issuing.grant(m, template(validity={"kind": "relative", "days": 1}).id, key="k", reason="t")
+    long = issuing.grant(m, template().id, key="k", reason="t")
+    gift_used = issuing.grant(m, template(kind="gift", amount_off=None, gift_sku="X", threshold=0).id,
                               key="k", reason="t")
     other = member().id
-    service.grant(other, template().id, key="k", reason="t")
+    issuing.grant(other, template().id, key="k", reason="t")
     db.session.commit()
-    service.verify(gift_used.code, None, None)
+    checkout.verify(gift_used.code, None, None)
     at("2026-03-03T10:00:00+08:00")  # `short` is past its end; the expiry job has not run yet
     headers = member_headers(m)
 
@@ -91,17 +92,17 @@ def test_expiry_job_is_batched_and_rerunnable(at):
     m = member().id
     short_t = template(validity={"kind": "relative", "days": 1}, per_member_limit=10)
     for n in range(5):
-        service.grant(m, short_t.id, key=f"k{n}", reason="t")
-    keep = service.grant(m, template().id, key="k", reason="t")
+        issuing.grant(m, short_t.id, key=f"k{n}", reason="t")
+    keep = issuing.grant(m, template().id, key="k", reason="t")
     db.session.commit()
     at("2026-03-02T12:00:00+08:00")
-    soon = service.coupons_expiring_within(3)
+    soon = expiry.coupons_expiring_within(3)
     assert len(soon) == 5 and all(row["member_id"] == m for row in soon)
-    page = service.coupons_expiring_within(3, after_id=soon[1]["id"], limit=2)
+    page = expiry.coupons_expiring_within(3, after_id=soon[1]["id"], limit=2)
     assert [row["id"] for row in page] == [soon[2]["id"], soon[3]["id"]]
-    assert service.coupons_expiring_within(30)[-1]["id"] == keep.id
+    assert expiry.coupons_expiring_within(30)[-1]["id"] == keep.id
     at("2026-03-03T00:00:01+08:00")
-    assert service.expire_coupons(batch_size=2) == {"scanned": 5, "changed": 5, "skipped": 0, "failed": 0}
+    assert expiry.expire_coupons(batch_size=2) == {"scanned": 5, "changed": 5, "skipped": 0, "failed": 0}
     assert jobs.expire_coupons() == {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
     assert Coupon.query.filter_by(state="expired").count() == 5
     assert db.session.get(Coupon, keep.id).state == "available"
@@ -126,8 +127,8 @@ def test_scan_at_the_till_lists_usable_coupons(client, staff, at):
 
     at("2026-03-01T10:00:00+08:00")
     m = member().id
-    usable = service.grant(m, template().id, key="k", reason="t")
-    service.grant(m, template(validity={"kind": "fixed", "start": "2026-04-01", "end": "2026-04-02"}).id,
+    usable = issuing.grant(m, template().id, key="k", reason="t")
+    issuing.grant(m, template(validity={"kind": "fixed", "start": "2026-04-01", "end": "2026-04-02"}).id,
                   key="k", reason="t")  # not valid yet
     db.session.commit()
     response = client.post("/api/v1/pos/scan", json={"member_code": member_code.issue(m).code}, headers=staff)
@@ -140,21 +141,21 @@ def test_scan_at_the_till_lists_usable_coupons(client, staff, at):
 def test_stats_and_cli(app, at, stores):
     at("2026-03-01T10:00:00+08:00")
     m = member().id
-    a = service.grant(m, template(threshold=0, amount_off=100, validity={"kind": "relative", "days": 1}).id,
+    a = issuing.grant(m, template(threshold=0, amount_off=100, validity={"kind": "relative", "days": 1}).id,
                       key="k", reason="t")
-    b = service.grant(m, template(threshold=0, amount_off=100, stackable=True).id, key="k", reason="t")
-    service.grant(m, template().id, key="k", reason="t")
+    b = issuing.grant(m, template(threshold=0, amount_off=100, stackable=True).id, key="k", reason="t")
+    issuing.grant(m, template().id, key="k", reason="t")
     db.session.commit()
     from tests.coupons.helpers import line, purchase
 
-    service.use_for_purchase(m, [b.id], [line("TEA", 500)], purchase(m, stores["S1"].id))
+    checkout.use_for_purchase(m, [b.id], [line("TEA", 500)], purchase(m, stores["S1"].id))
     db.session.commit()
     at("2026-03-10T10:00:00+08:00")
-    assert service.coupon_stats() == {"issued": 3, "used": 1, "expired": 1, "use_rate": 33.3}
+    assert stats.coupon_stats() == {"issued": 3, "used": 1, "expired": 1, "use_rate": 33.3}
     runner = app.test_cli_runner()
     result = runner.invoke(args=["coupons", "expire"])
     assert result.exit_code == 0 and "'changed': 1" in result.output
     assert db.session.get(Coupon, a.id).state == "expired"
-    issue, _ = service.create_issue(template(claimable=False).id, {"member_ids": [m]}, None, None)
+    issue, _ = issues.create_issue(template(claimable=False).id, {"member_ids": [m]}, None, None)
     result = runner.invoke(args=["coupons", "run-issue", str(issue.id)])
     assert result.exit_code == 0 and "'changed': 1" in result.output

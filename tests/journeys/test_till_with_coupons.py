@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from app import demo
+import demo
 from tests.conftest import bearer, postgres_only
 
 

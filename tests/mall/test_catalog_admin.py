@@ -1,4 +1,5 @@
 from app.audit.models import AuditLog
+from coupons import templates
 from tests.conftest import bearer
 from tests.mall.helpers import TOTE, add_item
 
@@ -53,14 +54,13 @@ def test_bad_items_are_refused(client, marketing, login):
 
 def test_unknown_coupon_template_is_refused_once_coupons_can_tell(client, marketing, monkeypatch):
     from app.errors import NotFound
-    from coupons import service as coupons_service
 
     def get_template(template_id):
         if template_id != 7:
             raise NotFound("no such template")
         return object()
 
-    monkeypatch.setattr(coupons_service, "get_template", get_template, raising=False)
+    monkeypatch.setattr(templates, "get_template", get_template, raising=False)
     bad = client.post("/api/v1/admin/catalog", json={**TOTE, "kind": "coupon", "coupon_template_id": 8},
                       headers=marketing)
     assert bad.status_code == 422 and "coupon_template_id" in bad.get_json()["error"]["fields"]

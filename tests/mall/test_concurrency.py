@@ -1,8 +1,8 @@
 from collections import Counter
 
 from app.extensions import db
-from points.mall.models import CatalogItem, Redemption
-from points.service import summary
+from mall.models import CatalogItem, Redemption
+from points.ledger import summary
 from tests.concurrency import fire
 from tests.conftest import bearer, postgres_only
 from tests.mall.helpers import add_item, give_points

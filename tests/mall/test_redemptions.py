@@ -1,9 +1,9 @@
 from app.audit.models import AuditLog
 from app.errors import Conflict
 from app.extensions import db
-from points.mall.models import CatalogItem, Redemption
+from mall.models import CatalogItem, Redemption
+from points.ledger import summary
 from points.models import LedgerEntry, PointsLot
-from points.service import summary
 from tests.conftest import bearer
 from tests.coupon_stub import stub_coupons
 from tests.mall.helpers import add_item, give_points
@@ -77,7 +77,7 @@ def test_refusals_change_nothing(client, login, marketing, tiers):
 
 
 def test_members_in_debt_cannot_redeem(client, login, marketing):
-    from points import service as points_service
+    from points import ledger as points_service
 
     item = add_item(client, marketing)
     token, member_id = login()

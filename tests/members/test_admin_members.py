@@ -10,16 +10,16 @@ from sqlalchemy import func, select
 from app import clock
 from app.audit.models import AuditLog
 from app.extensions import db
-from coupons import service as coupons_service
+from coupons import checkout, issuing
 from coupons.models import Coupon
+from marketing import tags as tags_service
 from members.models import Member, MemberTag
-from members.tiers import service as tiers_service
-from members.tiers.models import TierChange
-from points import service as ledger
+from points import ledger as ledger
 from points.models import LedgerEntry
-from reports import tags as tags_service
 from tests.conftest import bearer
 from tests.coupons.helpers import template
+from tiers import growth
+from tiers.models import TierChange
 
 URL = "/api/v1/admin/members"
 
@@ -251,7 +251,7 @@ def rich(client, login, tiers, fake_wechat, at):
     db.session.get(Member, bob).nickname = "Bob"
     db.session.commit()
     for member_id in (alice, bob):
-        tiers_service.add_growth(member_id, 1200, "test", f"g{member_id}")  # normal -> silver
+        growth.add_growth(member_id, 1200, "test", f"g{member_id}")  # normal -> silver
     db.session.commit()
     for n in range(25):
         give(alice, 10, f"a{n}")
@@ -261,7 +261,7 @@ def rich(client, login, tiers, fake_wechat, at):
     coupon_template = template()
     coupons = {}
     for member_id in (alice, bob):
-        coupons[member_id] = [coupons_service.grant(member_id, coupon_template.id, key=f"k{n}", reason="test").id
+        coupons[member_id] = [issuing.grant(member_id, coupon_template.id, key=f"k{n}", reason="test").id
                               for n in range(4)]
     db.session.commit()
     used, revoked, stale, _available = coupons[alice]
@@ -269,7 +269,7 @@ def rich(client, login, tiers, fake_wechat, at):
     db.session.get(Coupon, used).used_at = clock.now()
     db.session.get(Coupon, stale).valid_until = clock.now() - timedelta(seconds=1)  # the job has not run yet
     db.session.commit()
-    coupons_service.revoke(revoked, "mistake")
+    checkout.revoke(revoked, "mistake")
     return {"alice": alice, "bob": bob, "dan": dan, "coupons": coupons}
 
 

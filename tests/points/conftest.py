@@ -6,8 +6,9 @@ from datetime import datetime
 import pytest
 
 from app.extensions import db
-from points import service as ledger
-from points.models import PointsPolicy, Product
+from catalog.models import Product
+from points import ledger as ledger
+from points.models import PointsPolicy
 
 CATALOGUE = [
     ("LATTE", "coffee", 3000, {"silver": 2800, "gold": 2500, "vip": 2200}),

@@ -6,7 +6,9 @@ from sqlalchemy import select
 
 from app.audit.models import AuditLog
 from app.extensions import db
-from points.models import EarnRule, PointsPolicy, Product
+from catalog.models import Product
+from points.models import PointsPolicy
+from till.models import EarnRule
 
 PRODUCT = {"sku": "BAGEL", "name": "贝果", "category": "bakery", "list_price": 1200,
            "member_prices": {"silver": 1100, "gold": 1000, "vip": 900}}

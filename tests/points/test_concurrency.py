@@ -7,9 +7,10 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from members import member_code
-from points import service as ledger
-from points.models import LedgerEntry, Purchase, Refund
+from points import ledger as ledger
+from points.models import LedgerEntry
 from tests.conftest import postgres_only
+from till.models import Purchase, Refund
 
 
 def _race(app, n: int, request) -> list:

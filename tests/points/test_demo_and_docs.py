@@ -4,8 +4,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from app.extensions import db
-from points import demo
-from points.models import EarnRule, Product
+from catalog.models import Product
+from demo import points as demo
+from till.models import EarnRule
 
 
 def test_demo_seed_is_idempotent_and_sells(client, staff, tiers, login, at):

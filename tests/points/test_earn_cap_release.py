@@ -3,7 +3,7 @@ earn the bonus again later the same day."""
 from __future__ import annotations
 
 from app.extensions import db
-from points.models import EarnRule
+from till.models import EarnRule
 
 TUESDAY = "2026-03-03T10:00:00+08:00"
 

@@ -5,7 +5,7 @@ from datetime import date
 
 from app.extensions import db
 from members.models import Member
-from points.models import EarnRule
+from till.models import EarnRule
 
 
 def _rule(**values) -> EarnRule:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from app.errors import NotFound
 from app.extensions import db
-from points import service as ledger
+from points import ledger as ledger
 from points.models import LedgerEntry
 
 

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from app.extensions import db
-from points import service as ledger
+from points import ledger as ledger
 from tests.sql_capture import statements
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.notifications.models import Notification
+from notifications.models import Notification
 
 
 def test_a_purchase_announces_its_points_with_the_balance(shopper, buy, give):

@@ -9,11 +9,13 @@ from sqlalchemy import func, select
 from app import clock, events
 from app.audit.models import AuditLog
 from app.extensions import db
+from catalog.models import Product
 from members import member_code
 from members.models import ConsumedMemberCode, Member
-from points import service as ledger
-from points.models import LedgerEntry, LotDraw, PointsLot, PointsPolicy, Product, Purchase, Refund
+from points import ledger as ledger
+from points.models import LedgerEntry, LotDraw, PointsLot, PointsPolicy
 from tests.conftest import bearer
+from till.models import Purchase, Refund
 
 
 def _count(model) -> int:
@@ -83,10 +85,20 @@ def test_growth_upgrades_the_tier_in_the_answer(buy, shopper):
     assert answer["tier_change"] == {"from": "normal", "to": "silver"}
 
 
+def test_growth_per_yuan_comes_from_the_tier_policy(buy, shopper, client, marketing):
+    _, member_id = shopper
+    response = client.put("/api/v1/admin/tier-policy", headers=marketing, json={"growth_per_yuan": 3})
+    assert response.status_code == 200 and response.get_json()["growth_per_yuan"] == 3
+    answer = buy(member_id, [("LATTE", 1)], order_no="G1").get_json()  # 30 yuan paid
+    assert answer["growth_added"] == 90 and db.session.get(Member, member_id).growth == 90
+    client.put("/api/v1/admin/tier-policy", headers=marketing, json={"growth_per_yuan": 0})
+    assert buy(member_id, [("LATTE", 1)], order_no="G2").get_json()["growth_added"] == 0
+
+
 def test_the_purchase_answer_is_sent_in_the_documented_shape(buy, shopper, client, staff):
     """The route sends the service's answer without dumping it through PurchaseOut: it must already be
     what the schema would give (no extra keys, the same values), first time and on a replay."""
-    from points.schemas import PurchaseOut
+    from till.schemas import PurchaseOut
 
     _, member_id = shopper
     for response in (buy(member_id, [("MUG", 10)], order_no="SHAPE1"), buy(member_id, [("MUG", 10)], order_no="SHAPE1"),

@@ -9,12 +9,13 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.extensions import db
-from coupons import service as coupons_service
+from coupons import issuing
 from coupons.models import Coupon
-from points import service as ledger
-from points.models import PointsLot, PointsPolicy, Purchase, PurchaseLine, Refund
+from points import ledger as ledger
+from points.models import PointsLot, PointsPolicy
 from tests.conftest import bearer
 from tests.coupons.helpers import template
+from till.models import Purchase, PurchaseLine, Refund
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ def test_amount_refund_gives_back_points_in_proportion_and_full_ends_it(client, 
 
 def test_full_refund_by_lines_gives_the_coupon_back(client, staff, shopper, buy):
     _, member_id = shopper
-    coupon = coupons_service.grant(member_id, template(claimable=False).id, key="k", reason="test")  # 20 off 100
+    coupon = issuing.grant(member_id, template(claimable=False).id, key="k", reason="test")  # 20 off 100
     db.session.commit()
     bought = buy(member_id, [("MUG", 1), ("CAKE", 1)], order_no="CP1", coupon_ids=[coupon.id])
     assert bought.status_code == 201, bought.get_json()

@@ -1,13 +1,14 @@
-"""The till's per-process copy of the policy, products and earn rules (points.config) follows every
+"""The till's per-process copy of the policy, products and earn rules (app.config_cache) follows every
 committed change, made by this process or another, and is used while the version token stands."""
 from __future__ import annotations
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from app import config_cache
 from app.extensions import db
-from points import config
-from points.models import EarnRule, Product
+from catalog.models import Product
+from till.models import EarnRule
 
 
 def _latte_quote(client, staff, member_id) -> dict:
@@ -42,13 +43,13 @@ def test_the_copy_is_used_while_the_token_stands(client, staff, shopper):
     db.session.execute(text("UPDATE products SET list_price = 3300 WHERE sku = 'LATTE'"))  # bypasses the ORM
     db.session.commit()
     assert _latte_quote(client, staff, member_id)["payable"] == 3000  # served from the copy
-    config.bump(db.session.connection())  # what a write outside the ORM must do
+    config_cache.bump(db.session.connection())  # what a write outside the ORM must do
     db.session.commit()
     assert _latte_quote(client, staff, member_id)["payable"] == 3300
 
 
 def test_a_tier_change_committed_by_another_process_is_seen(client, staff, shopper):
-    """The tier ladder rides the same copy and token (members.tiers.service.ladder_copy)."""
+    """The tier ladder rides the same copy and token (tiers.ladder.ladder_copy)."""
     from members.models import Member, Tier
 
     _, member_id = shopper

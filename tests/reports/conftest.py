@@ -1,4 +1,4 @@
-"""Helpers that build a known history: members, purchases, refunds and ledger moves through points.service."""
+"""Helpers that build a known history: members, purchases, refunds and ledger moves through points.ledger."""
 from __future__ import annotations
 
 import itertools
@@ -9,8 +9,8 @@ from sqlalchemy import select
 from app import clock
 from app.extensions import db
 from members.models import Member, Tier
-from points import service as points
-from points.models import Purchase, Refund
+from points import ledger as points
+from till.models import Purchase, Refund
 
 _codes = itertools.count(1)
 

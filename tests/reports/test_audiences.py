@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.audit.models import AuditLog
 from app.errors import NotFound, ValidationError
 from app.extensions import db
-from reports import audiences, segments, tags
+from marketing import audiences, segments, tags
 
 
 @pytest.fixture
@@ -109,8 +109,8 @@ def test_audience_conflicts_and_lookups(client, marketing, staff, crowd):
 
 
 def test_a_coupon_issue_to_a_saved_audience(client, marketing, crowd):
-    from coupons import jobs
     from coupons.models import Coupon, CouponIssue
+    from marketing import jobs
     from tests.coupons.helpers import template
 
     saved = client.post("/api/v1/admin/audiences", headers=marketing,

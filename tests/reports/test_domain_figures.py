@@ -7,9 +7,10 @@ from datetime import date
 import pytest
 
 from app.extensions import db
-from coupons import service as coupons
-from points.mall import service as mall
-from reports import rollups, segments
+from coupons import checkout, issuing
+from mall import service as mall
+from marketing import segments
+from reports import rollups
 from tasks import checkin
 from tasks import service as tasks
 from tests.coupons.helpers import template
@@ -33,15 +34,15 @@ def activity(client, marketing, history, at):
     short = template(validity={"kind": "fixed", "start": "2026-03-01", "end": "2026-03-02"})
     gift = template(kind="gift", gift_sku="GIFT-TOTE", amount_off=None, threshold=0)
     for name in "AB":
-        coupons.grant(ids[name], short.id, key="march", reason="test")
-    gift_coupon = coupons.grant(ids["A"], gift.id, key="march", reason="test")
+        issuing.grant(ids[name], short.id, key="march", reason="test")
+    gift_coupon = issuing.grant(ids["A"], gift.id, key="march", reason="test")
     db.session.commit()
     checkin.check_in(ids["A"])
     tasks.complete(ids["C"], "post", "photo-1")
     tasks.complete(ids["C"], "post", "photo-2")
 
     at("2026-03-02T20:00:00+08:00")
-    coupons.verify(gift_coupon.code, history.store_id, None)
+    checkout.verify(gift_coupon.code, history.store_id, None)
     checkin.check_in(ids["A"])
     checkin.check_in(ids["B"])
     give_points(ids["B"], 100)

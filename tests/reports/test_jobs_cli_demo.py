@@ -6,8 +6,9 @@ from datetime import date
 from sqlalchemy import func, select
 
 from app.extensions import db
-from reports import demo
-from reports.models import Audience, ReportDaily
+from demo import reports as demo
+from marketing.models import Audience
+from reports.models import ReportDaily
 
 
 def test_cli_rollup_backfills_a_range(app, history, at):

@@ -7,9 +7,9 @@ from sqlalchemy import select
 
 from app import clock
 from app.extensions import db
+from marketing import segments
+from marketing.models import MemberLifecycle, MemberRfm
 from members.models import MemberTag
-from reports import segments
-from reports.models import MemberLifecycle, MemberRfm
 
 
 def _stages() -> dict[int, str]:

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from app import clock
 from app.extensions import db
-from points import service as points
+from points import ledger as points
 from points.models import LedgerEntry
 from reports import rollups
 from reports.models import ReportBuyers, ReportDaily

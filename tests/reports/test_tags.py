@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditLog
 from app.extensions import db
+from marketing import tags
+from members import tags as member_tags
 from members.models import MemberTag
-from reports import tags
 
 
 def _tag_set(member_id: int) -> set[str]:
@@ -116,12 +117,12 @@ def test_search_by_tag(client, marketing, history):
     a, b, c = history.member("a"), history.member("b"), history.member("c")
     for member_id, tag in [(a, "tea"), (b, "tea"), (b, "cake"), (c, "cake")]:
         tags.add_manual_tag(member_id, tag)
-    assert tags.member_ids_with_tags(["tea"]) == [a, b]
-    assert tags.member_ids_with_tags(["tea", "cake"]) == [b]
-    assert tags.member_ids_with_tags(["tea", "cake"], match="any") == [a, b, c]
-    assert tags.member_ids_with_tags(["tea"], after_id=a) == [b]
+    assert member_tags.member_ids_with_tags(["tea"]) == [a, b]
+    assert member_tags.member_ids_with_tags(["tea", "cake"]) == [b]
+    assert member_tags.member_ids_with_tags(["tea", "cake"], match="any") == [a, b, c]
+    assert member_tags.member_ids_with_tags(["tea"], after_id=a) == [b]
     with pytest.raises(Exception) as error:
-        tags.member_ids_with_tags(["coffee"])
+        member_tags.member_ids_with_tags(["coffee"])
     assert error.value.code == "unknown_tag"
     listed = {t["tag"]: t for t in client.get("/api/v1/admin/tags", headers=marketing).get_json()["items"]}
     assert listed["tea"] == {"tag": "tea", "auto": False, "members": 2}

@@ -1,8 +1,8 @@
 from datetime import date
 
 from app.extensions import db
+from points.ledger import summary
 from points.models import LedgerEntry
-from points.service import summary
 from tasks.models import CheckIn
 from tests.conftest import bearer
 from tests.tasks.helpers import CHECKIN, define
@@ -167,7 +167,7 @@ def test_two_growth_rewards_in_one_check_in_change_the_tier_once(client, login, 
     """The base reward lifts the member to 高级; the milestone's growth, paid in the same transaction, must
     see that (still unflushed) tier change rather than the tier before it, or it would upgrade again."""
     from members.models import Member
-    from members.tiers.models import TierChange
+    from tiers.models import TierChange
 
     define(client, marketing, code="checkin", kind="checkin", title="每日签到", reward={"growth": 1000},
            milestones=[{"total": 1, "reward": {"growth": 100}}])

@@ -1,6 +1,6 @@
 from collections import Counter
 
-from points.service import summary
+from points.ledger import summary
 from tasks.models import CheckIn, TaskCompletion
 from tests.concurrency import fire
 from tests.conftest import bearer, postgres_only

@@ -1,6 +1,7 @@
-from points.mall import demo as mall_demo
-from points.mall.models import CatalogItem
-from tasks import demo as tasks_demo
+from coupons import templates
+from demo import mall as mall_demo
+from demo import tasks as tasks_demo
+from mall.models import CatalogItem
 from tasks.models import TaskDefinition
 
 
@@ -19,11 +20,10 @@ def test_demo_seeds_are_idempotent():
 def test_mall_demo_offers_the_coupon_once_the_template_exists(monkeypatch):
     from types import SimpleNamespace
 
-    from coupons import service as coupons_service
     from tests.coupon_stub import stub_coupons
 
     stub_coupons(monkeypatch)
-    monkeypatch.setattr(coupons_service, "template_by_code",
+    monkeypatch.setattr(templates, "template_by_code",
                         lambda code: SimpleNamespace(id=5) if code == "SAVE20" else None, raising=False)
     mall_demo.seed()
     coupon = CatalogItem.query.filter_by(kind="coupon").one()

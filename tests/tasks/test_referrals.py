@@ -3,8 +3,8 @@ from app import events
 from app.errors import Conflict
 from app.extensions import db
 from members.models import Member
+from points.ledger import summary
 from points.models import LedgerEntry
-from points.service import summary
 from tasks.models import ReferralReward, TaskCompletion
 from tests.conftest import bearer
 from tests.coupon_stub import stub_coupons

@@ -1,7 +1,8 @@
 from app.audit.models import AuditLog
 from app.errors import Conflict
+from coupons import templates
+from points.ledger import summary
 from points.models import LedgerEntry
-from points.service import summary
 from tasks.models import TaskCompletion
 from tests.conftest import bearer
 from tests.coupon_stub import stub_coupons
@@ -211,14 +212,13 @@ def test_bad_definitions_are_refused(client, marketing, login, tiers):
 
 def test_unknown_coupon_template_is_refused_once_coupons_can_tell(client, marketing, monkeypatch):
     from app.errors import NotFound
-    from coupons import service as coupons_service
 
     def get_template(template_id):
         if template_id != 7:
             raise NotFound("no such template")
         return object()
 
-    monkeypatch.setattr(coupons_service, "get_template", get_template, raising=False)
+    monkeypatch.setattr(templates, "get_template", get_template, raising=False)
     bonus = {**CHECKIN, "streak_bonuses": [{"day": 7, "reward": {"coupon_template_id": 8}}]}
     bad = client.post("/api/v1/admin/tasks", json=bonus, headers=marketing)
     assert bad.status_code == 422 and "streak_bonuses" in bad.get_json()["error"]["fields"]

@@ -1,10 +1,13 @@
 import pytest
 
+from coupons import issuing, templates
+
 KNOWN_TEMPLATES = {7, 8, 9}
 
 
 class CouponGrants:
-    """Stands in for coupons.service.grant/grant_many/get_template: records what the jobs ask for."""
+    """Stands in for coupons.issuing.grant and grant_many and coupons.templates.get_template: records what
+    the jobs ask for."""
 
     def __init__(self) -> None:
         self.calls: list[dict] = []
@@ -42,10 +45,9 @@ class CouponGrants:
 
 @pytest.fixture
 def coupon_grants(monkeypatch):
-    from coupons import service as coupons_service
 
     fake = CouponGrants()
-    monkeypatch.setattr(coupons_service, "get_template", fake.get_template, raising=False)
-    monkeypatch.setattr(coupons_service, "grant", fake.grant)
-    monkeypatch.setattr(coupons_service, "grant_many", fake.grant_many)
+    monkeypatch.setattr(templates, "get_template", fake.get_template)
+    monkeypatch.setattr(issuing, "grant", fake.grant)
+    monkeypatch.setattr(issuing, "grant_many", fake.grant_many)
     return fake

@@ -120,11 +120,12 @@ def test_unknown_tier_is_404(client, tiers, marketing):
 
 def test_policy(client, tiers, marketing):
     assert client.get("/api/v1/admin/tier-policy", headers=marketing).get_json() == {
-        "downgrade_mode": "one_step", "refund_downgrade": "at_review"}
+        "downgrade_mode": "one_step", "refund_downgrade": "at_review", "growth_per_yuan": 1}
     response = client.put("/api/v1/admin/tier-policy", headers=marketing, json={"refund_downgrade": "immediate"})
     assert response.status_code == 200 and response.get_json()["refund_downgrade"] == "immediate"
     assert db.session.query(AuditLog).filter_by(action="tier_policy.update").count() == 1
-    for body in ({"downgrade_mode": "never"}, {"refund_downgrade": 1}, {"other": "x"}):
+    for body in ({"downgrade_mode": "never"}, {"refund_downgrade": 1}, {"other": "x"}, {"growth_per_yuan": -1},
+                 {"growth_per_yuan": 101}, {"growth_per_yuan": 1.5}, {"growth_per_yuan": "2"}):
         assert client.put("/api/v1/admin/tier-policy", headers=marketing, json=body).status_code == 422
     assert client.get("/api/v1/admin/tier-policy", headers=marketing).get_json()["refund_downgrade"] == "immediate"
 

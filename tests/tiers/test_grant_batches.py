@@ -10,17 +10,17 @@ from sqlalchemy import func, select
 
 from app.errors import NotFound
 from app.extensions import db
-from app.notifications.models import Notification
-from coupons import service as coupons_service
+from benefits import grants
+from coupons import issuing
 from coupons.models import Coupon, CouponTemplate
-from members import service as members_service
 from members.models import Member
-from members.tiers import service
-from members.tiers.models import BenefitGrant
-from points import service as ledger
+from notifications.models import Notification
+from points import ledger as ledger
 from points.models import LedgerEntry, PointsAccount, PointsLot
 from tests.conftest import postgres_only
 from tests.coupons.helpers import members, template
+from tiers import growth, ladder
+from tiers.models import BenefitGrant
 
 DAY = date(2026, 5, 20)
 
@@ -30,7 +30,7 @@ class Crash(Exception):
 
 
 def _gift(tier, points: int, template_ids: list[int] | None = None, when: str = "birthday") -> None:
-    service.save_tier(tier.id, {"benefits": {"birthday_gift": {
+    ladder.save_tier(tier.id, {"benefits": {"birthday_gift": {
         "points": points, "coupon_template_ids": template_ids or [], "when": when}}})
 
 
@@ -61,7 +61,7 @@ def test_points_coupons_and_notifications_in_batches(tiers):
     t = template(claimable=False)
     _gift(tiers["normal"], 100, [t.id])
     ids = _born(5, tiers["normal"])
-    counts = service.grant_birthday_gifts(DAY, batch_size=2)
+    counts = grants.grant_birthday_gifts(DAY, batch_size=2)
     assert counts == {"scanned": 5, "changed": 5, "skipped": 0, "failed": 0}
     for member_id in ids:
         key = f"birthday:{member_id}:2026"
@@ -79,7 +79,7 @@ def test_points_coupons_and_notifications_in_batches(tiers):
     assert sorted(n.member_id for n in notes) == ids
     assert all(n.data["points"] == 100 and n.idempotency_key.startswith("points_credited:") for n in notes)
     assert db.session.get(CouponTemplate, t.id).issued_count == 5
-    again = service.grant_birthday_gifts(DAY, batch_size=2)
+    again = grants.grant_birthday_gifts(DAY, batch_size=2)
     assert again == {"scanned": 5, "changed": 0, "skipped": 5, "failed": 0}
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == 5
     assert db.session.scalar(select(func.count(Coupon.id))) == 5
@@ -97,20 +97,20 @@ def test_a_crash_inside_a_batch_and_between_batches_grants_nothing_twice(tiers, 
                 raise Crash(job)
         return checkpoint
 
-    monkeypatch.setattr(service, "batch_checkpoint", crash_at(1))  # written, not committed
+    monkeypatch.setattr(grants, "batch_checkpoint", crash_at(1))  # written, not committed
     with pytest.raises(Crash):
-        service.grant_birthday_gifts(DAY, batch_size=2)
+        grants.grant_birthday_gifts(DAY, batch_size=2)
     db.session.rollback()
     assert db.session.scalar(select(func.count(BenefitGrant.id))) == 0
     assert db.session.scalar(select(func.count(Coupon.id))) == 0
-    monkeypatch.setattr(service, "batch_checkpoint", crash_at(2))  # batch 1 committed, batch 2 lost
+    monkeypatch.setattr(grants, "batch_checkpoint", crash_at(2))  # batch 1 committed, batch 2 lost
     with pytest.raises(Crash):
-        service.grant_birthday_gifts(DAY, batch_size=2)
+        grants.grant_birthday_gifts(DAY, batch_size=2)
     db.session.rollback()
     assert db.session.scalar(select(func.count(BenefitGrant.id))) == 2
     assert db.session.scalar(select(func.count(LedgerEntry.id))) == 2
-    monkeypatch.setattr(service, "batch_checkpoint", lambda job, number: None)
-    counts = service.grant_birthday_gifts(DAY, batch_size=2)
+    monkeypatch.setattr(grants, "batch_checkpoint", lambda job, number: None)
+    counts = grants.grant_birthday_gifts(DAY, batch_size=2)
     assert counts == {"scanned": 5, "changed": 3, "skipped": 2, "failed": 0}
     for member_id in ids:
         assert _grants(member_id) == [(100, f"birthday:{member_id}:2026")]
@@ -129,12 +129,12 @@ def test_a_crash_in_the_middle_of_the_writes_rolls_the_batch_back(tiers, monkeyp
 
     monkeypatch.setattr(ledger, "credit_many", dying_credit)
     with pytest.raises(Crash):
-        service.grant_birthday_gifts(DAY)
+        grants.grant_birthday_gifts(DAY)
     db.session.rollback()
     monkeypatch.undo()
     assert db.session.scalar(select(func.count(Coupon.id))) == 0
     assert db.session.scalar(select(func.count(BenefitGrant.id))) == 0
-    assert service.grant_birthday_gifts(DAY)["changed"] == 3
+    assert grants.grant_birthday_gifts(DAY)["changed"] == 3
     assert all(_grants(m) == [(100, f"birthday:{m}:2026")] for m in ids)
 
 
@@ -149,9 +149,9 @@ def test_members_granted_by_the_old_path_are_left_alone(tiers):
     db.session.add(grant)
     db.session.flush()
     ledger.credit(old, 100, kind="grant", key=key, cause_type="birthday", cause_id=grant.id, note="birthday gift")
-    coupons_service.grant(old, t.id, key=f"{key}:{t.id}:0", reason="birthday")
+    issuing.grant(old, t.id, key=f"{key}:{t.id}:0", reason="birthday")
     db.session.commit()
-    counts = service.grant_birthday_gifts(DAY)
+    counts = grants.grant_birthday_gifts(DAY)
     assert counts == {"scanned": 2, "changed": 1, "skipped": 1, "failed": 0}
     assert _grants(old) == [(100, key)] and len(_coupons(old)) == 1
     assert _grants(new) == [(100, f"birthday:{new}:2026")]
@@ -164,7 +164,7 @@ def test_a_ledger_entry_without_its_grant_row_is_not_credited_again(tiers):
     (member_id,) = _born(1, tiers["normal"])
     ledger.credit(member_id, 100, kind="grant", key=f"birthday:{member_id}:2026", cause_type="birthday")
     db.session.commit()
-    assert service.grant_birthday_gifts(DAY)["changed"] == 1
+    assert grants.grant_birthday_gifts(DAY)["changed"] == 1
     assert _grants(member_id) == [(100, f"birthday:{member_id}:2026")]
     assert ledger.summary(member_id)["balance"] == 100
 
@@ -172,7 +172,7 @@ def test_a_ledger_entry_without_its_grant_row_is_not_credited_again(tiers):
 def test_the_tier_and_its_table_at_the_time_of_each_batch(tiers, monkeypatch):
     _gift(tiers["normal"], 100)
     first, second, upgraded = _born(3, tiers["normal"])
-    members_service.add_growth(upgraded, 1000, "purchase")  # silver before the job: silver's gift
+    growth.add_growth(upgraded, 1000, "purchase")  # silver before the job: silver's gift
     db.session.commit()
 
     def marketing_edits_after_batch_1(job: str, number: int) -> None:
@@ -180,25 +180,25 @@ def test_the_tier_and_its_table_at_the_time_of_each_batch(tiers, monkeypatch):
             db.session.commit()
             _gift(tiers["normal"], 500)
 
-    monkeypatch.setattr(service, "batch_checkpoint", marketing_edits_after_batch_1)
-    service.grant_birthday_gifts(DAY, batch_size=1)
+    monkeypatch.setattr(grants, "batch_checkpoint", marketing_edits_after_batch_1)
+    grants.grant_birthday_gifts(DAY, batch_size=1)
     assert _grants(first) == [(100, f"birthday:{first}:2026")]
     assert _grants(second) == [(500, f"birthday:{second}:2026")]
     assert _grants(upgraded) == [(300, f"birthday:{upgraded}:2026")]
     grant = db.session.scalar(select(BenefitGrant).where(BenefitGrant.member_id == upgraded))
     assert grant.source == "tier:silver"
-    members_service.add_growth(first, 1000, "purchase")  # a later upgrade the same year gives nothing more
+    growth.add_growth(first, 1000, "purchase")  # a later upgrade the same year gives nothing more
     db.session.commit()
-    assert service.grant_birthday_gifts(DAY)["changed"] == 0
+    assert grants.grant_birthday_gifts(DAY)["changed"] == 0
 
 
 def test_29_february_in_a_batch(tiers):
     _gift(tiers["normal"], 100)
     leap = _born(2, tiers["normal"], date(2000, 2, 29))
     plain = _born(1, tiers["normal"], date(1990, 2, 28))
-    assert service.grant_birthday_gifts(date(2026, 2, 28))["changed"] == 3
-    assert service.grant_birthday_gifts(date(2028, 2, 28))["changed"] == 1
-    assert service.grant_birthday_gifts(date(2028, 2, 29))["changed"] == 2
+    assert grants.grant_birthday_gifts(date(2026, 2, 28))["changed"] == 3
+    assert grants.grant_birthday_gifts(date(2028, 2, 28))["changed"] == 1
+    assert grants.grant_birthday_gifts(date(2028, 2, 29))["changed"] == 2
     assert all(len(_grants(m)) == 2 for m in leap + plain)
 
 
@@ -206,14 +206,14 @@ def test_out_of_stock_members_get_nothing_and_are_retried(tiers):
     t = template(claimable=False, stock=2)
     _gift(tiers["normal"], 100, [t.id])
     ids = _born(3, tiers["normal"])
-    counts = service.grant_birthday_gifts(DAY)
+    counts = grants.grant_birthday_gifts(DAY)
     assert counts == {"scanned": 3, "changed": 2, "skipped": 0, "failed": 1}
     assert [len(_grants(m)) for m in ids] == [1, 1, 0]
     assert _coupons(ids[2]) == []
     assert db.session.scalar(select(BenefitGrant).where(BenefitGrant.member_id == ids[2])) is None
     db.session.get(CouponTemplate, t.id).stock = 3
     db.session.commit()
-    assert service.grant_birthday_gifts(DAY) == {"scanned": 3, "changed": 1, "skipped": 2, "failed": 0}
+    assert grants.grant_birthday_gifts(DAY) == {"scanned": 3, "changed": 1, "skipped": 2, "failed": 0}
     assert _grants(ids[2]) == [(100, f"birthday:{ids[2]}:2026")] and len(_coupons(ids[2])) == 1
 
 
@@ -241,12 +241,12 @@ def test_credit_many_stacks_credits_of_one_member_and_pays_debt_first(tiers):
 
 
 def test_monthly_packs_tier_and_vip_with_real_coupons(tiers, at):
-    from members.vip.models import VipOrder, VipPeriod, VipPlan
+    from vip.models import VipOrder, VipPeriod, VipPlan
 
     silver_t, gold_t, vip_t = (template(claimable=False) for _ in range(3))
-    service.save_tier(tiers["silver"].id, {"benefits": {"monthly_pack": [{"coupon_template_id": silver_t.id,
+    ladder.save_tier(tiers["silver"].id, {"benefits": {"monthly_pack": [{"coupon_template_id": silver_t.id,
                                                                           "count": 2}]}})
-    service.save_tier(tiers["gold"].id, {"benefits": {"monthly_pack": [{"coupon_template_id": gold_t.id}]}})
+    ladder.save_tier(tiers["gold"].id, {"benefits": {"monthly_pack": [{"coupon_template_id": gold_t.id}]}})
     plan = VipPlan(code="annual", name="VIP", price=100, duration_days=365,
                    benefits={"monthly_pack": [{"coupon_template_id": vip_t.id, "count": 1}]})
     db.session.add(plan)
@@ -259,21 +259,21 @@ def test_monthly_packs_tier_and_vip_with_real_coupons(tiers, at):
     db.session.add(VipPeriod(member_id=vip, order_id=order.id, plan_id=plan.id,
                              starts_at=datetime(2026, 1, 1, tzinfo=UTC), ends_at=datetime(2027, 1, 1, tzinfo=UTC)))
     db.session.commit()
-    counts = service.grant_monthly_packs(batch_size=2)
+    counts = grants.grant_monthly_packs(batch_size=2)
     assert counts == {"scanned": 4, "changed": 4, "skipped": 0, "failed": 0}
     assert _coupons(vip) == sorted([(silver_t.id, f"monthly_pack:{vip}:2026-03:{silver_t.id}:0"),
                                     (silver_t.id, f"monthly_pack:{vip}:2026-03:{silver_t.id}:1"),
                                     (vip_t.id, f"vip_pack:{vip}:2026-03:{vip_t.id}:0")])
     assert len(_coupons(silver)) == 2
-    assert service.grant_monthly_packs("2026-03", batch_size=2) == {"scanned": 4, "changed": 0, "skipped": 4,
+    assert grants.grant_monthly_packs("2026-03", batch_size=2) == {"scanned": 4, "changed": 0, "skipped": 4,
                                                                     "failed": 0}
     db.session.get(Member, mover).tier_id = tiers["gold"].id  # a tier change: next month's pack is gold's
     db.session.commit()
-    assert service.grant_monthly_packs("2026-04")["changed"] == 4
+    assert grants.grant_monthly_packs("2026-04")["changed"] == 4
     assert (gold_t.id, f"monthly_pack:{mover}:2026-04:{gold_t.id}:0") in _coupons(mover)
-    grants = {(g.member_id, g.benefit, g.period): g.source for g in db.session.scalars(select(BenefitGrant))}
-    assert grants[(mover, "monthly_pack", "2026-04")] == "tier:gold"
-    assert grants[(vip, "vip_pack", "2026-04")] == "vip:annual"
+    granted = {(g.member_id, g.benefit, g.period): g.source for g in db.session.scalars(select(BenefitGrant))}
+    assert granted[(mover, "monthly_pack", "2026-04")] == "tier:gold"
+    assert granted[(vip, "vip_pack", "2026-04")] == "vip:annual"
     assert db.session.scalar(select(func.count(Coupon.id))) == (2 + 3 + 2) + (2 + 3 + 1)
 
 
@@ -300,7 +300,7 @@ def test_purchases_racing_the_batch_grant_keep_the_ledger_exact(tiers, app):
         with app.app_context():
             try:
                 start.wait()
-                service.grant_birthday_gifts(DAY, batch_size=7)
+                grants.grant_birthday_gifts(DAY, batch_size=7)
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
 
@@ -334,7 +334,7 @@ def test_a_credit_holding_an_account_lock_makes_the_batch_wait(tiers, app):
     def job() -> None:
         with app.app_context():
             locked.wait(10)
-            service.grant_birthday_gifts(DAY)
+            grants.grant_birthday_gifts(DAY)
             done.set()
 
     threads = [threading.Thread(target=purchase), threading.Thread(target=job)]

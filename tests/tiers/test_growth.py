@@ -6,11 +6,11 @@ import pytest
 from app import events
 from app.errors import NotFound
 from app.extensions import db
-from members import service as members_service
 from members.models import Member
-from members.tiers import service
-from members.tiers.models import GrowthEvent, TierChange
 from tests.conftest import bearer
+from tiers import growth, ladder, review
+from tiers.models import GrowthEvent, TierChange
+from till import membership
 
 
 def _tier(member_id: int) -> str:
@@ -19,7 +19,7 @@ def _tier(member_id: int) -> str:
 
 
 def _grow(member_id: int, delta: int, reason: str = "purchase", ref: str | None = None):
-    change = members_service.add_growth(member_id, delta, reason, ref)
+    change = growth.add_growth(member_id, delta, reason, ref)
     db.session.commit()
     return change
 
@@ -69,11 +69,11 @@ def test_growth_never_goes_below_zero_and_zero_changes_nothing(tiers, login):
 def test_bad_calls(tiers, login):
     _, member_id = login("dave")
     with pytest.raises(ValueError):
-        members_service.add_growth(member_id, 1.5, "purchase")
+        growth.add_growth(member_id, 1.5, "purchase")
     with pytest.raises(ValueError):
-        members_service.add_growth(member_id, True, "purchase")
+        growth.add_growth(member_id, True, "purchase")
     with pytest.raises(NotFound):
-        members_service.add_growth(999_999, 10, "purchase")
+        growth.add_growth(999_999, 10, "purchase")
 
 
 def test_review_keeps_the_tier_with_enough_growth(tiers, login, at):
@@ -85,9 +85,9 @@ def test_review_keeps_the_tier_with_enough_growth(tiers, login, at):
     at("2026-06-01T10:00:00+08:00")
     _grow(member_id, 600)
     at("2027-01-31T10:00:00+08:00")
-    assert service.review_tiers()["changed"] == 0
+    assert review.review_tiers()["changed"] == 0
     at("2027-02-01T00:30:00+08:00")
-    counts = service.review_tiers()
+    counts = review.review_tiers()
     assert counts == {"scanned": 1, "changed": 0, "skipped": 1, "failed": 0}
     member = db.session.get(Member, member_id)
     assert member.tier.code == "silver" and member.tier_review_on == date(2028, 2, 1)
@@ -103,12 +103,12 @@ def test_review_downgrades_without_enough_growth(tiers, login, at):
     at("2026-06-01T10:00:00+08:00")
     _grow(member_id, 400)  # 401 in the period < 500 retention
     at("2027-02-01T00:30:00+08:00")
-    assert service.review_tiers()["changed"] == 1
+    assert review.review_tiers()["changed"] == 1
     member = db.session.get(Member, member_id)
     assert member.tier.code == "normal" and member.growth == 0 and member.tier_review_on is None
     last = db.session.query(TierChange).order_by(TierChange.id.desc()).first()
     assert (last.reason, last.from_tier_id, last.to_tier_id) == ("review", tiers["silver"].id, tiers["normal"].id)
-    assert service.review_tiers()["scanned"] == 0  # re-run: nothing left to review
+    assert review.review_tiers()["scanned"] == 0  # re-run: nothing left to review
 
 
 @pytest.mark.parametrize("mode, after_first, after_second", [
@@ -116,35 +116,35 @@ def test_review_downgrades_without_enough_growth(tiers, login, at):
     ("to_supported", "normal", "normal"),
 ])
 def test_downgrade_modes_across_years(tiers, login, at, mode, after_first, after_second):
-    service.update_policy({"downgrade_mode": mode})
+    ladder.update_policy({"downgrade_mode": mode})
     at("2026-01-10T10:00:00+08:00")
     _, member_id = login("gus")
     _grow(member_id, 5000)  # gold; the period counts the growth that took him there
     at("2027-01-10T01:00:00+08:00")
-    service.review_tiers()
+    review.review_tiers()
     assert _tier(member_id) == "gold"  # 5000 >= 2500: kept, next review 2028-01-10
     at("2028-01-10T01:00:00+08:00")
-    service.review_tiers()  # nothing earned in 2027: down
+    review.review_tiers()  # nothing earned in 2027: down
     assert _tier(member_id) == after_first
     at("2029-01-10T01:00:00+08:00")
-    service.review_tiers()
+    review.review_tiers()
     assert _tier(member_id) == after_second
     at("2031-01-10T01:00:00+08:00")
-    service.review_tiers()
+    review.review_tiers()
     assert _tier(member_id) == "normal"  # never below the entry tier
 
 
 def test_to_supported_stops_at_what_the_period_supports(tiers, login, at):
-    service.update_policy({"downgrade_mode": "to_supported"})
+    ladder.update_policy({"downgrade_mode": "to_supported"})
     at("2026-01-10T10:00:00+08:00")
     _, member_id = login("hal")
     _grow(member_id, 5000)
     at("2027-03-01T10:00:00+08:00")  # after the 2027-01-10 review (not run): the catch-up uses the due date
     _grow(member_id, 600)
-    service.review_tiers()  # 2027-01-10: 5000 in the first period -> kept
+    review.review_tiers()  # 2027-01-10: 5000 in the first period -> kept
     assert _tier(member_id) == "gold"
     at("2028-01-10T01:00:00+08:00")
-    service.review_tiers()  # 600 since 2027-01-10: supports silver (500), not gold (2500)
+    review.review_tiers()  # 600 since 2027-01-10: supports silver (500), not gold (2500)
     member = db.session.get(Member, member_id)
     assert member.tier.code == "silver" and member.growth == 1000
     events_ = list(db.session.query(GrowthEvent).filter_by(member_id=member_id).order_by(GrowthEvent.id))
@@ -153,7 +153,7 @@ def test_to_supported_stops_at_what_the_period_supports(tiers, login, at):
     at("2028-06-01T10:00:00+08:00")
     _grow(member_id, 600)
     at("2029-01-10T01:00:00+08:00")
-    service.review_tiers()  # 600 earned since the downgrade: the reset is not negative earning, silver kept
+    review.review_tiers()  # 600 earned since the downgrade: the reset is not negative earning, silver kept
     assert _tier(member_id) == "silver"
 
 
@@ -166,12 +166,12 @@ def test_refund_waits_for_review_by_default(tiers, login, at):
     assert _grow(member_id, -200, reason="refund", ref="r-1") is None
     assert _tier(member_id) == "silver"  # growth 1400 < ... still silver until the review
     at("2027-02-01T01:00:00+08:00")
-    service.review_tiers()  # 601 - 200 = 401 < 500
+    review.review_tiers()  # 601 - 200 = 401 < 500
     assert _tier(member_id) == "normal"
 
 
 def test_refund_downgrades_at_once_under_the_immediate_policy(tiers, login, at):
-    service.update_policy({"refund_downgrade": "immediate"})
+    ladder.update_policy({"refund_downgrade": "immediate"})
     at("2026-01-10T10:00:00+08:00")
     _, member_id = login("jo")
     _grow(member_id, 1200)
@@ -191,16 +191,16 @@ def test_calendar_review_rule(tiers, login, at, marketing, client):
     _grow(member_id, 1000)
     assert db.session.get(Member, member_id).tier_review_on == date(2026, 12, 31)
     at("2026-12-31T01:00:00+08:00")
-    service.review_tiers()  # 1000 in the period: kept until the next 31 December
+    review.review_tiers()  # 1000 in the period: kept until the next 31 December
     assert db.session.get(Member, member_id).tier_review_on == date(2027, 12, 31)
 
 
 def test_tier_multiplier(tiers, login):
     _, member_id = login("lee")
-    assert members_service.membership_multipliers(member_id, date(2026, 3, 8)) == [
+    assert membership.membership_multipliers(member_id, date(2026, 3, 8)) == [
         {"name": "tier:normal", "percent": 100}]
     _grow(member_id, 5000)
-    assert members_service.membership_multipliers(member_id, date(2026, 3, 8)) == [
+    assert membership.membership_multipliers(member_id, date(2026, 3, 8)) == [
         {"name": "tier:gold", "percent": 150}]
 
 
@@ -227,7 +227,7 @@ def test_missed_reviews_are_caught_up_one_due_date_at_a_time(tiers, login, at):
     _, member_id = login("ned")
     _grow(member_id, 5000)
     at("2029-06-01T10:00:00+08:00")  # reviews due 2027, 2028 and 2029 never ran
-    counts = service.review_tiers()
+    counts = review.review_tiers()
     assert counts["scanned"] == 1 and counts["changed"] == 1
     member = db.session.get(Member, member_id)
     # 2027: kept (5000 in the first year); 2028: gold -> silver; 2029: silver -> normal (entry: no more reviews)
@@ -236,10 +236,12 @@ def test_missed_reviews_are_caught_up_one_due_date_at_a_time(tiers, login, at):
 
 
 def test_jobs_are_thin_entry_points(tiers, login, at):
-    from members import jobs
+    from benefits import jobs
+    from tiers import jobs as tier_jobs
+    from vip import jobs as vip_jobs
 
     at("2026-05-20T10:00:00+08:00")
-    for job in (jobs.grant_birthday_gifts, jobs.review_tiers, jobs.expire_vips):
+    for job in (jobs.grant_birthday_gifts, tier_jobs.review_tiers, vip_jobs.expire_vips):
         assert job() == {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
     assert jobs.grant_monthly_packs("2026-05") == {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
 
@@ -250,6 +252,6 @@ def test_benefit_edits_apply_from_the_next_transaction(tiers, login, client, mar
     response = client.patch(f"/api/v1/admin/tiers/{tiers['gold'].id}", headers=marketing,
                             json={"benefits": {"points_multiplier_percent": 300}})
     assert response.status_code == 200
-    assert members_service.membership_multipliers(member_id, date(2026, 3, 9)) == [
+    assert membership.membership_multipliers(member_id, date(2026, 3, 9)) == [
         {"name": "tier:gold", "percent": 300}]
     assert db.session.query(TierChange).count() == 1  # editing the ladder moves nobody

@@ -16,7 +16,7 @@ def wxpay(app, fake_wechat):
 
 @pytest.fixture
 def plan(tiers):
-    from members.vip import service
+    from vip import service
 
     return service.save_plan(None, {
         "code": "annual", "name": "年卡VIP", "price": 29900, "duration_days": 365,

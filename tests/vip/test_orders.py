@@ -6,11 +6,11 @@ import xmltodict
 from wechatpy.pay.utils import calculate_signature
 
 from app.extensions import db
-from members import service as members_service
 from members.models import Member, MemberTag
-from members.vip import service
-from members.vip.models import VipOrder, VipPeriod
 from tests.conftest import bearer, postgres_only
+from till import membership
+from vip import service
+from vip.models import VipOrder, VipPeriod
 
 
 def _order(client, token, plan_id):
@@ -158,14 +158,14 @@ def test_multipliers_vip_and_vip_day(client, login, plan, wxpay, at, tiers):
     at("2026-03-07T10:00:00+08:00")
     token, member_id = login("alice")
     _notify(client, wxpay.notify_xml(_order(client, token, plan.id)["order"]["order_no"], 29900))
-    assert members_service.membership_multipliers(member_id, date(2026, 3, 7)) == [
+    assert membership.membership_multipliers(member_id, date(2026, 3, 7)) == [
         {"name": "tier:normal", "percent": 100}, {"name": "vip:annual", "percent": 150}]
     at("2026-03-08T10:00:00+08:00")
-    assert members_service.membership_multipliers(member_id, date(2026, 3, 8)) == [
+    assert membership.membership_multipliers(member_id, date(2026, 3, 8)) == [
         {"name": "tier:normal", "percent": 100}, {"name": "vip:annual", "percent": 150},
         {"name": "vip_day", "percent": 200}]
     at("2027-03-08T10:00:00+08:00")  # the VIP ended on 2027-03-07
-    assert members_service.membership_multipliers(member_id, date(2027, 3, 8)) == [
+    assert membership.membership_multipliers(member_id, date(2027, 3, 8)) == [
         {"name": "tier:normal", "percent": 100}]
 
 
@@ -199,14 +199,14 @@ def test_vip_monthly_pack(client, login, wxpay, at, coupon_grants, tiers):
     token, member_id = login("alice")
     login("bob")
     _notify(client, wxpay.notify_xml(_order(client, token, plan.id)["order"]["order_no"], 29900))
-    from members.tiers import service as tiers_service
+    from benefits import grants
 
-    assert tiers_service.grant_monthly_packs()["changed"] == 1
-    assert tiers_service.grant_monthly_packs()["changed"] == 0
+    assert grants.grant_monthly_packs()["changed"] == 1
+    assert grants.grant_monthly_packs()["changed"] == 0
     assert [(c["member_id"], c["key"], c["reason"]) for c in coupon_grants.calls] == [
         (member_id, f"vip_pack:{member_id}:2026-03:8:0", "vip_monthly_pack")]
     at("2027-04-01T10:00:00+08:00")
-    assert tiers_service.grant_monthly_packs()["changed"] == 0  # the VIP is over
+    assert grants.grant_monthly_packs()["changed"] == 0  # the VIP is over
 
 
 def test_mark_paid_only_in_the_demo(client, login, plan, wxpay, app):

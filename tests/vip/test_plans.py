@@ -1,8 +1,8 @@
 """VIP plans: on sale to everyone, edited by marketing (audited), bad numbers rejected."""
 from app.audit.models import AuditLog
 from app.extensions import db
-from members.vip.models import VipPlan
 from tests.conftest import bearer
+from vip.models import VipPlan
 
 ANNUAL = {"code": "annual", "name": "年卡VIP", "price": 29900, "duration_days": 365}
 

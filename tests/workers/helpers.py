@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from members.models import Member, MemberIdentity
-from points import service as ledger
+from points import ledger as ledger
 from points.models import LedgerEntry, PointsAccount, PointsLot
 
 DAY = date(2026, 3, 1)  # the run's business day: lots expiring by its start are due

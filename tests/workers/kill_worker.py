@@ -14,9 +14,10 @@ from datetime import date, datetime
 
 def main() -> None:
     stage, batch, now, day, batch_size = sys.argv[1:6]
-    from app import clock, create_app
+    from app import clock
     from points import expiry
     from points import jobs as points_jobs
+    from server import create_app
 
     app = create_app("test", json.loads(os.environ["KILL_TEST_OVERRIDES"]))
     expiry.BATCH_SIZE = int(batch_size)

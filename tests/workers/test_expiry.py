@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from app.job_runs.models import JobRun
+from notifications import reminders
 from points import expiry
 from points import jobs as points_jobs
-from points import service as ledger
+from points import ledger as ledger
 from points.models import LedgerEntry, PointsAccount, PointsLot
 from tests.conftest import postgres_only
 from tests.workers.helpers import DAY, assert_balances_chain, credit, make_member, seed_population, spend, state_of
@@ -118,7 +119,7 @@ def test_activation_pays_debt_first_like_activate_lot():
 
 
 def test_points_expiring_reminder_once_per_member_and_day():
-    from app.notifications.models import Notification
+    from notifications.models import Notification
 
     clock.set_now(clock.start_of_business_day(DAY - timedelta(days=40)))
     soon, later = make_member("soon"), make_member("later")
@@ -126,8 +127,8 @@ def test_points_expiring_reminder_once_per_member_and_day():
     credit(soon, 20, "s2", DAY + timedelta(days=7))
     credit(later, 30, "l1", DAY + timedelta(days=8))
     clock.set_now(clock.start_of_business_day(DAY) + timedelta(hours=10))
-    assert expiry.remind_expiring_points(DAY)["changed"] == 1
-    assert expiry.remind_expiring_points(DAY)["changed"] == 0
+    assert reminders.remind_expiring_points(DAY)["changed"] == 1
+    assert reminders.remind_expiring_points(DAY)["changed"] == 0
     [note] = db.session.scalars(select(Notification).where(Notification.kind == "points_expiring"))
     assert (note.member_id, note.data["points"]) == (soon, 50)
 

@@ -16,7 +16,7 @@ from app import clock
 from app.extensions import db
 from app.job_runs.models import JobRun
 from points import jobs as points_jobs
-from points import service as ledger
+from points import ledger as ledger
 from points.models import LedgerEntry
 from tests.workers.helpers import DAY, assert_balances_chain, open_due_lots, seed_population, state_of
 

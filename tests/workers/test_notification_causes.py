@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from app.extensions import db
-from app.notifications.models import Notification
+from notifications.models import Notification
 from tests.conftest import bearer
 from tests.mall.helpers import add_item, give_points
 from tests.tasks.helpers import define

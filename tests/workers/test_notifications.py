@@ -1,10 +1,6 @@
 """Subscribe messages through the fake WeChat API: sent after commit, at most once, 43101 remembered."""
 from __future__ import annotations
 
-import sys
-import types
-from datetime import UTC, datetime
-
 import pytest
 from rq import Queue, SimpleWorker
 from rq.registry import FailedJobRegistry
@@ -13,9 +9,9 @@ from sqlalchemy import select
 from app import events
 from app import jobs as job_runtime
 from app.extensions import db
-from app.notifications import service
-from app.notifications.models import Notification, NotificationDecline
 from app.redis_store import get_redis
+from notifications import reminders, service
+from notifications.models import Notification, NotificationDecline
 from tests.workers.helpers import make_member
 
 SEND = "/cgi-bin/message/subscribe/send"
@@ -143,22 +139,20 @@ def test_idempotency_key_is_unique_in_the_database():
     db.session.rollback()
 
 
-def test_coupon_reminder_once_per_coupon(wechat, monkeypatch):
+def test_coupon_reminder_once_per_coupon(wechat, at):
+    from coupons import issuing
+    from tests.coupons.helpers import template
+
+    at("2026-03-01T10:00:00+08:00")
     member_id = make_member("ann")
-    coupons = [{"id": 5, "member_id": member_id, "title": "满100减20",
-                "valid_until": datetime(2026, 3, 3, 15, 59, tzinfo=UTC)}]
-
-    def expiring(days, after_id=0, limit=1000):
-        assert days == 3
-        return [c for c in coupons if c["id"] > after_id][:limit]
-
-    fake = types.ModuleType("coupons.service")
-    fake.coupons_expiring_within = expiring
-    monkeypatch.setitem(sys.modules, "coupons", types.ModuleType("coupons"))
-    monkeypatch.setitem(sys.modules, "coupons.service", fake)
-    monkeypatch.setattr(sys.modules["coupons"], "service", fake, raising=False)
-    assert service.remind_expiring_coupons()["changed"] == 1
-    assert service.remind_expiring_coupons()["changed"] == 0
+    ending = template(title="满100减20", claimable=False,
+                      validity={"kind": "fixed", "start": "2026-02-01", "end": "2026-03-03"})
+    later = template(claimable=False, validity={"kind": "fixed", "start": "2026-02-01", "end": "2026-04-30"})
+    issuing.grant(member_id, ending.id, key="k1", reason="test")
+    issuing.grant(member_id, later.id, key="k2", reason="test")  # not within three days: no reminder
+    db.session.commit()
+    assert reminders.remind_expiring_coupons()["changed"] == 1
+    assert reminders.remind_expiring_coupons()["changed"] == 0
     work()
     [body] = sends(wechat)
     assert body["data"] == {"thing1": {"value": "满100减20"}, "date2": {"value": "2026-03-03"}}

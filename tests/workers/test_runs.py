@@ -10,6 +10,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from app import clock, schedule
+from app import cron as app_cron
 from app import jobs as job_runtime
 from app.extensions import db
 from app.job_runs.models import JobRun
@@ -186,7 +187,7 @@ def test_rq_cron_loads_every_periodic_job_from_the_schedule_file():
     from rq.cron import CronScheduler
 
     cron = CronScheduler(connection=get_redis())
-    cron.load_config_from_file(schedule.cron_config_path())
+    cron.load_config_from_file(app_cron.cron_config_path())
     registered = {job.name: job for job in cron.get_jobs()}
     assert set(registered) == {name for name, _ in schedule.PERIODIC}
     assert registered["expire_points_lots"].cron == "5 16 * * *"

@@ -1,0 +1,48 @@
+"""Thin routes of the catalogue: products and their member prices (marketing)."""
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from app.auth import (
+    admin_required,
+)
+from catalog import service as products
+from catalog.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery
+
+admin_blp = Blueprint("catalog_admin", __name__, url_prefix="/api/v1/admin",
+                      description="Marketing: products and member prices")
+
+
+@admin_blp.route("/products")
+class ProductsView(MethodView):
+    @admin_required
+    @admin_blp.arguments(ProductQuery, location="query")
+    @admin_blp.response(200, ProductPage)
+    def get(self, args):
+        """Products with list and member prices."""
+        return products.listing(args.get("active"), args.get("category"), args["limit"], args["cursor"])
+
+    @admin_required
+    @admin_blp.arguments(ProductIn)
+    @admin_blp.response(201, ProductOut)
+    def post(self, body):
+        """Create a product (audited); member_prices keys are tier codes or "vip"."""
+        return products.create(body)
+
+
+@admin_blp.route("/products/<string:sku>")
+class ProductView(MethodView):
+    @admin_required
+    @admin_blp.response(200, ProductOut)
+    def get(self, sku):
+        """One product."""
+        return products.get(sku)
+
+    @admin_required
+    @admin_blp.arguments(ProductPatch)
+    @admin_blp.response(200, ProductOut)
+    def patch(self, body, sku):
+        """Change a product (audited); member_prices replaces the whole table."""
+        return products.update(sku, body)
+
+
+blueprints = [admin_blp]

@@ -1,0 +1,101 @@
+"""Products and member prices (会员专享价): a member pays the lowest of list, tier and (active) VIP price."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app import config_cache
+from app.audit import service as audit
+from app.errors import Conflict, NotFound, ValidationError
+from app.extensions import db
+from app.pagination import keyset_page
+from catalog.models import Product
+from members.models import Member
+from tiers import ladder
+
+VIP_KEY = "vip"
+FIELDS = ("sku", "name", "category", "list_price", "member_prices", "active")
+
+
+def as_dict(product: Product) -> dict:
+    return {name: getattr(product, name) for name in FIELDS}
+
+
+def get(sku: str) -> Product:
+    product = db.session.scalar(select(Product).where(Product.sku == sku))
+    if product is None:
+        raise NotFound(f"No product {sku}.", code="product_not_found")
+    return product
+
+
+def listing(active: bool | None, category: str | None, limit: int, cursor: str | None) -> dict:
+    stmt = select(Product)
+    if active is not None:
+        stmt = stmt.where(Product.active.is_(active))
+    if category:
+        stmt = stmt.where(Product.category == category)
+    return keyset_page(stmt, Product.id, limit, cursor, newest_first=False)
+
+
+def _check_prices(list_price: int, member_prices: dict) -> None:
+    """Keys must be real tier codes or "vip", and a member price above the list price is a typo, not a price."""
+    for key in ladder.unknown_codes(key for key in member_prices if key != VIP_KEY):
+        raise ValidationError(f"member_prices.{key}", "Not a tier code or 'vip'.", code="unknown_tier")
+    for key, price in member_prices.items():
+        if price > list_price:
+            raise ValidationError(f"member_prices.{key}", "A member price cannot exceed the list price.")
+
+
+def create(values: dict) -> Product:
+    values = {"member_prices": {}, "active": True, "category": None} | values
+    _check_prices(values["list_price"], values["member_prices"])
+    if db.session.scalar(select(Product.id).where(Product.sku == values["sku"])) is not None:
+        raise Conflict(f"Product {values['sku']} already exists.", code="product_exists")
+    product = Product(**values)
+    db.session.add(product)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(f"Product {values['sku']} already exists.", code="product_exists") from None
+    audit.record("product.create", "product", product.sku, None, as_dict(product))
+    db.session.commit()
+    return product
+
+
+def update(sku: str, changes: dict) -> Product:
+    product = get(sku)
+    before = as_dict(product)
+    merged = before | changes
+    _check_prices(merged["list_price"], merged["member_prices"])
+    for name, value in changes.items():
+        setattr(product, name, value)
+    audit.record("product.update", "product", product.sku, before, as_dict(product))
+    db.session.commit()
+    return product
+
+
+catalogue_copy = config_cache.register(
+    "products", lambda: {p.sku: config_cache.copy_row(p) for p in db.session.scalars(select(Product))}, (Product,))
+"""Every product by SKU, active or not, as committed now: what the till prices a cart from."""
+
+
+def unit_price(product: Product, member: Member) -> int:
+    """The lowest price this member may pay for one unit today."""
+    prices = [product.list_price]
+    table = product.member_prices or {}
+    tier = ladder.tier_of(member) if table else None
+    if tier is not None and tier.code in table:
+        prices.append(int(table[tier.code]))
+    if VIP_KEY in table and member.vip_active():
+        prices.append(int(table[VIP_KEY]))
+    return min(prices)
+
+
+def for_skus(skus: list[str]) -> dict[str, Product]:
+    return {p.sku: p for p in db.session.scalars(select(Product).where(Product.sku.in_(skus)))}
+
+
+def known_categories(categories: set[str]) -> set[str]:
+    """Which of these categories at least one product is in (coupon scopes name categories)."""
+    return set(db.session.scalars(select(Product.category).where(Product.category.in_(categories)).distinct()))

@@ -1,0 +1,20 @@
+"""The demo program: each domain's part is seeded by its module here (`seed() -> lines to print`).
+
+Order matters only where one part names another (tier packs and task rewards name coupon templates).
+Every seed is idempotent: it looks things up by code before creating them.
+"""
+from __future__ import annotations
+
+from demo import coupons, mall, members, operators, points, reports, shoppers, tasks, vip
+
+PARTS = [operators, coupons, members, vip, points, mall, tasks, shoppers, reports]
+HISTORY = {shoppers}  # months of shoppers' activity: slow, and not every test wants it
+
+
+def seed(with_history: bool = True) -> list[str]:
+    lines: list[str] = []
+    for part in PARTS:
+        if part in HISTORY and not with_history:
+            continue
+        lines.extend(part.seed())
+    return lines

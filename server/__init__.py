@@ -1,0 +1,93 @@
+"""The composition root: the app factory that puts every layer together (docs/layers.md).
+
+It sits on top of the layers because it names them all: each domain's blueprints, its event handlers and
+its CLI commands. Nothing imports it but the entry points (wsgi.py, the RQ worker class, tests, benches).
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import Flask, g, request
+
+import benefits.cli
+import catalog.api
+import coupons.api
+import coupons.handlers
+import demo.cli
+import mall.api
+import marketing.api
+import marketing.cli
+import members.api
+import notifications.handlers
+import points.api
+import points.cli
+import profile.api
+import reports.api
+import reports.cli
+import tasks.api
+import tasks.handlers
+import tiers.api
+import till.api
+import vip.api
+import vip.cli
+from app import api_docs, health, redis_store
+from app.audit import api as audit_api
+from app.errors import register_error_handlers
+from app.extensions import api, db, limiter, migrate
+from app.job_runs import api as job_runs_api
+from app.job_runs import cli as job_runs_cli
+from app.operators import api as operators_api
+from app.operators import cli as operators_cli
+from config import config_for
+
+# Each module exposes `blueprints`; this order is the order of the OpenAPI document.
+API_MODULES = [operators_api, members.api, profile.api, tiers.api, vip.api, points.api, catalog.api, till.api,
+               mall.api, tasks.api, coupons.api, marketing.api, reports.api, audit_api, job_runs_api]
+# Modules that connect receivers to app.events (see app/events.py).
+HANDLER_MODULES = [tasks.handlers, coupons.handlers, notifications.handlers]
+CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli, demo.cli]
+
+
+def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
+    app = Flask("app", instance_relative_config=False)
+    config_class = config_for(mode)
+    app.config.from_object(config_class)
+    app.config.update(overrides or {})
+    app.json.ensure_ascii = False  # 普通会员, not \u666e\u901a
+    app.json.sort_keys = False
+    if hasattr(config_class, "check"):
+        config_class.check(app.config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    redis_store.init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", redis_store.limiter_storage_uri(app.config["REDIS_URL"]))
+    limiter.init_app(app)
+    api.init_app(app)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    register_error_handlers(app)
+
+    @app.before_request
+    def _request_id():
+        for name in ("identity", "operator_username"):  # per request (an app context can outlive one, as in tests)
+            g.pop(name, None)
+        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    app.register_blueprint(health.blp)
+    app.register_blueprint(api_docs.blp)
+    for module in API_MODULES:
+        for blueprint in module.blueprints:
+            api.register_blueprint(blueprint)
+    for module in HANDLER_MODULES:
+        module.connect()
+    for module in CLI_MODULES:
+        for command in module.commands:
+            app.cli.add_command(command)
+    return app

@@ -1,0 +1,295 @@
+"""Paid VIP (付费会员): plans, WeChat Pay JSAPI orders, the signed payment notify, expiry and VIP packs.
+
+The notify is the only thing that activates a VIP: it must carry WeChat Pay's signature, name an order we
+created, for exactly its amount. The order row is locked and a VIP period is unique per order, so a
+replayed or concurrent notify extends nothing twice. A renewal starts where the current VIP ends.
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import date, datetime, timedelta
+
+import requests
+from flask import current_app
+from marshmallow import ValidationError as SchemaError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
+
+from app import clock, references, wechat
+from app.audit import service as audit
+from app.clock import as_day
+from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from app.extensions import db
+from members import service as members_service
+from members.models import Member, MemberIdentity, MemberTag
+from vip.models import VipOrder, VipPeriod, VipPlan
+from vip.schemas import VipBenefits
+
+log = logging.getLogger(__name__)
+
+PLAN_FIELDS = ("code", "name", "price", "duration_days", "benefits", "active")
+SUCCESS_XML = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+FAIL_XML = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{}]]></return_msg></xml>"
+
+
+def _demo_payments() -> bool:
+    """The embedded demo has no merchant account: orders get demo parameters, `flask vip mark-paid` pays."""
+    cfg = current_app.config
+    return cfg.get("MODE") == "embedded" and cfg.get("WECHAT_MCH_ID") == "demo-mch"
+
+
+# --- plans --------------------------------------------------------------------------------------------
+
+def list_plans(active_only: bool = True) -> list[VipPlan]:
+    stmt = select(VipPlan).order_by(VipPlan.price.asc(), VipPlan.id.asc())
+    if active_only:
+        stmt = stmt.where(VipPlan.active.is_(True))
+    return list(db.session.scalars(stmt))
+
+
+def get_plan(plan_id: int) -> VipPlan:
+    plan = db.session.get(VipPlan, plan_id)
+    if plan is None:
+        raise NotFound("No such VIP plan.", code="vip_plan_not_found")
+    return plan
+
+
+def _plan_dict(plan: VipPlan) -> dict:
+    return {name: getattr(plan, name) for name in PLAN_FIELDS}
+
+
+def _check_plan_benefits(benefits: dict) -> dict:
+    try:
+        clean = VipBenefits().load(benefits)
+    except SchemaError as exc:
+        name, reasons = next(iter(exc.normalized_messages().items()))
+        raise ValidationError(f"benefits.{name}", str(reasons)) from None
+    references.check("coupon_template", [p["coupon_template_id"] for p in clean.get("monthly_pack", [])],
+                     "benefits.monthly_pack")
+    return clean
+
+
+def save_plan(plan_id: int | None, changes: dict, *, audited: bool = True) -> VipPlan:
+    """Create or edit a plan (audited). Orders already created keep the price and duration they were made at."""
+    if plan_id is None:
+        plan, before = VipPlan(), None
+        values = {"benefits": {}, "active": True, **changes}
+    else:
+        plan = get_plan(plan_id)
+        before = _plan_dict(plan)
+        values = {**before, **changes}
+    for name, low, high in (("price", 1, 100_000_000), ("duration_days", 1, 3660)):
+        value = values.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValidationError(name, f"Must be a whole number from {low} to {high}.")
+    taken = db.session.scalar(select(VipPlan.id).where(VipPlan.code == values["code"], VipPlan.id != (plan.id or 0)))
+    if taken is not None:
+        raise Conflict(f"Another plan has code {values['code']}.", code="vip_plan_code_taken")
+    values["benefits"] = _check_plan_benefits(values.get("benefits") or {})
+    for name in PLAN_FIELDS:
+        setattr(plan, name, values[name])
+    if plan_id is None:
+        db.session.add(plan)
+    db.session.flush()
+    if audited:
+        audit.record("vip_plan.create" if plan_id is None else "vip_plan.update", "vip_plan", plan.id, before,
+                     _plan_dict(plan))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict("Another plan has this code.", code="vip_plan_code_taken") from None
+    return plan
+
+
+# --- membership effects -------------------------------------------------------------------------------
+
+def active_period(member_id: int, moment: datetime) -> VipPeriod | None:
+    return db.session.scalar(
+        select(VipPeriod).where(VipPeriod.member_id == member_id, VipPeriod.starts_at <= moment,
+                                VipPeriod.ends_at > moment).order_by(VipPeriod.ends_at.desc()).limit(1))
+
+
+def multipliers(member: Member, day: date) -> list[dict]:
+    """The VIP plan's multiplier and, on its VIP day, the extra one (a day missing from a short month,
+    such as the 31st, simply does not happen that month)."""
+    if member.vip_until is None:
+        return []
+    now = clock.now()
+    moment = now if clock.to_business_date(now) == day else clock.start_of_business_day(day) + timedelta(hours=12)
+    period = active_period(member.id, moment)
+    if period is None:
+        return []
+    plan = db.session.get(VipPlan, period.plan_id)
+    benefits = plan.benefits or {}
+    found = [{"name": f"vip:{plan.code}", "percent": int(benefits.get("points_multiplier_percent", 100))}]
+    vip_day = benefits.get("vip_day") or {}
+    if vip_day.get("day_of_month") == day.day:
+        found.append({"name": "vip_day", "percent": int(vip_day.get("multiplier_percent", 100))})
+    return found
+
+
+# --- orders and payment -------------------------------------------------------------------------------
+
+def _openid(member_id: int) -> str:
+    openid = db.session.scalar(select(MemberIdentity.value).where(
+        MemberIdentity.member_id == member_id, MemberIdentity.kind == "openid",
+        MemberIdentity.app_id == current_app.config["WECHAT_APPID"]))
+    if openid is None:
+        raise Conflict("This member has no WeChat identity in this mini-program.", code="no_openid")
+    return openid
+
+
+def _new_order_no() -> str:
+    return "VIP" + clock.now().strftime("%Y%m%d%H%M%S") + secrets.token_hex(4).upper()
+
+
+def create_order(member_id: int, plan_id: int, client_ip: str | None = None) -> dict:
+    """Create an order and return the mini-program's payment parameters (wx.requestPayment)."""
+    plan = db.session.get(VipPlan, plan_id)
+    if plan is None or not plan.active:
+        raise NotFound("No such VIP plan on sale.", code="vip_plan_not_found")
+    if db.session.get(Member, member_id) is None:
+        raise NotFound("No such member.", code="member_not_found")
+    order_no = _new_order_no()
+    pay = wechat.pay_client()
+    if _demo_payments():
+        prepay_id = f"demo-{order_no}"
+    else:
+        try:
+            answer = pay.order.create(
+                trade_type="JSAPI", body=f"{plan.name}"[:120], total_fee=plan.price,
+                notify_url=current_app.config["WECHAT_PAY_NOTIFY_URL"], client_ip=client_ip or "127.0.0.1",
+                user_id=_openid(member_id), out_trade_no=order_no,
+            )
+        except WeChatPayException as exc:
+            log.warning("WeChat Pay unified order failed: %s %s", exc.errcode, exc.errmsg or exc.return_msg)
+            raise ServiceUnavailable("WeChat Pay refused the order; try again.", code="wechat_pay_error") from None
+        except requests.RequestException:
+            raise ServiceUnavailable("WeChat Pay cannot be reached; try again.",
+                                     code="wechat_pay_unreachable") from None
+        if not isinstance(answer, dict) or not pay.check_signature(dict(answer)) or not answer.get("prepay_id"):
+            log.warning("WeChat Pay unified order answer without a valid signature or prepay_id")
+            raise ServiceUnavailable("WeChat Pay answered oddly; try again.", code="wechat_pay_error")
+        prepay_id = answer["prepay_id"]
+    order = VipOrder(order_no=order_no, member_id=member_id, plan_id=plan.id, amount=plan.price,
+                     duration_days=plan.duration_days, prepay_id=prepay_id, created_at=clock.now())
+    db.session.add(order)
+    db.session.commit()
+    params = pay.jsapi.get_jsapi_params(prepay_id, timestamp=str(int(clock.now().timestamp())))
+    return {"order": order, "payment": params}
+
+
+def get_order(member_id: int, order_no: str) -> VipOrder:
+    order = db.session.scalar(select(VipOrder).where(VipOrder.order_no == order_no))
+    if order is None or order.member_id != member_id:
+        raise NotFound("No such order.", code="vip_order_not_found")
+    return order
+
+
+def _lock_order(order_no: str) -> VipOrder | None:
+    return db.session.scalar(select(VipOrder).where(VipOrder.order_no == order_no).with_for_update()
+                             .execution_options(populate_existing=True))
+
+
+def _activate(order: VipOrder, transaction_id: str) -> VipPeriod:
+    """Paid: the VIP starts now, or where the current VIP ends (a renewal stacks)."""
+
+    member = db.session.scalar(select(Member).where(Member.id == order.member_id).with_for_update()
+                               .execution_options(populate_existing=True))
+    now = clock.now()
+    start = max(now, member.vip_until) if member.vip_until is not None else now
+    period = VipPeriod(member_id=member.id, order_id=order.id, plan_id=order.plan_id, starts_at=start,
+                       ends_at=start + timedelta(days=order.duration_days), created_at=now)
+    db.session.add(period)
+    order.state, order.transaction_id, order.paid_at = "paid", transaction_id, now
+    member.vip_until = period.ends_at
+    members_service.add_tag(member.id, "vip")
+    db.session.flush()
+    return period
+
+
+def handle_notify(xml: bytes) -> tuple[bool, str]:
+    """WeChat Pay's payment notify -> (acknowledge?, reason). Anything doubtful changes nothing and is logged."""
+    pay = wechat.pay_client()
+    try:
+        data = pay.parse_payment_result(xml)
+    except (InvalidSignatureException, ValueError):
+        log.warning("payment notify rejected: bad signature or unreadable XML")
+        return False, "invalid signature"
+    cfg = current_app.config
+    if data.get("return_code") != "SUCCESS" or data.get("result_code") != "SUCCESS":
+        log.info("payment notify for %s reports no payment (%s)", data.get("out_trade_no"), data.get("err_code"))
+        return True, "OK"  # nothing was paid: acknowledge so WeChat stops, change nothing
+    if data.get("appid") != cfg["WECHAT_APPID"] or data.get("mch_id") != cfg["WECHAT_MCH_ID"]:
+        log.warning("payment notify for another merchant/app: %s %s", data.get("appid"), data.get("mch_id"))
+        return False, "wrong merchant"
+    order = _lock_order(str(data.get("out_trade_no", "")))
+    if order is None:
+        db.session.rollback()
+        log.warning("payment notify for an unknown order %r", data.get("out_trade_no"))
+        return False, "unknown order"
+    if data.get("total_fee") != order.amount:
+        db.session.rollback()
+        log.warning("payment notify for %s with amount %r, expected %s", order.order_no, data.get("total_fee"),
+                    order.amount)
+        return False, "wrong amount"
+    transaction_id = str(data.get("transaction_id") or "")
+    if not transaction_id:
+        db.session.rollback()
+        return False, "no transaction id"
+    if order.state == "paid":
+        db.session.rollback()
+        if order.transaction_id != transaction_id:
+            log.error("order %s paid again by transaction %s (first: %s): refund by hand", order.order_no,
+                      transaction_id, order.transaction_id)
+        return True, "OK"
+    _activate(order, transaction_id)
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent notify for the same order won
+        db.session.rollback()
+    return True, "OK"
+
+
+def mark_paid(order_no: str) -> VipOrder:
+    """Demo mode only: pay an order without WeChat Pay (the `flask vip mark-paid` command)."""
+    if current_app.config.get("MODE") != "embedded":
+        raise Conflict("Orders can be marked paid by hand only in the embedded demo.", code="demo_only")
+    order = _lock_order(order_no)
+    if order is None:
+        raise NotFound("No such order.", code="vip_order_not_found")
+    if order.state != "paid":
+        _activate(order, f"demo-{order.order_no}")
+        db.session.commit()
+    return order
+
+
+# --- jobs ---------------------------------------------------------------------------------------------
+
+def expire_vips(day: date | str | None = None, batch_size: int = 500) -> dict:
+    """Close VIP periods that have ended and drop the `vip` tag of members with no VIP left."""
+
+    now = clock.now()
+    cutoff = now if day is None else min(now, clock.end_of_business_day(as_day(day)))
+    counts, last_id = {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}, 0
+    while True:
+        periods = list(db.session.scalars(
+            select(VipPeriod).where(VipPeriod.state == "active", VipPeriod.ends_at <= cutoff, VipPeriod.id > last_id)
+            .order_by(VipPeriod.id).limit(batch_size)))
+        if not periods:
+            break
+        for period in periods:
+            counts["scanned"] += 1
+            period.state = "ended"
+            member = db.session.get(Member, period.member_id)
+            if member.vip_until is None or member.vip_until <= cutoff:
+                tag = db.session.get(MemberTag, (member.id, "vip"))
+                if tag is not None:
+                    db.session.delete(tag)
+            counts["changed"] += 1
+        db.session.commit()
+        last_id = periods[-1].id
+    return counts
