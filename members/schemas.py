@@ -5,6 +5,9 @@ import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app import references
+from app.errors import ValidationError as ApiValidationError
+
 
 def _no_control_chars(value: str) -> None:
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
@@ -115,3 +118,16 @@ class ScanOut(Schema):
     vip = fields.Nested(VipState)
     points = fields.Nested(PointsSummary)
     usable_coupons = fields.List(fields.Dict())
+
+
+def load_benefits(schema: Schema, benefits: dict) -> dict:
+    """A benefit table (a tier's or a VIP plan's) as `schema` cleans it: a bad part is a 422 naming
+    `benefits.<part>`, and a monthly pack naming a coupon template that does not exist is refused."""
+    try:
+        clean = schema.load(benefits)
+    except ValidationError as exc:
+        name, reasons = next(iter(exc.normalized_messages().items()))
+        raise ApiValidationError(f"benefits.{name}", str(reasons)) from None
+    references.check("coupon_template", [p["coupon_template_id"] for p in clean.get("monthly_pack", [])],
+                     "benefits.monthly_pack")
+    return clean

@@ -11,6 +11,7 @@ import uuid
 from flask import Flask, g, request
 
 import benefits.cli
+import card.api
 import catalog.api
 import coupons.api
 import coupons.handlers
@@ -22,7 +23,6 @@ import members.api
 import notifications.handlers
 import points.api
 import points.cli
-import profile.api
 import reports.api
 import reports.cli
 import tasks.api
@@ -42,7 +42,7 @@ from app.operators import cli as operators_cli
 from config import config_for
 
 # Each module exposes `blueprints`; this order is the order of the OpenAPI document.
-API_MODULES = [operators_api, members.api, profile.api, tiers.api, vip.api, points.api, catalog.api, till.api,
+API_MODULES = [operators_api, members.api, card.api, tiers.api, vip.api, points.api, catalog.api, till.api,
                mall.api, tasks.api, coupons.api, marketing.api, reports.api, audit_api, job_runs_api]
 # Modules that connect receivers to app.events (see app/events.py).
 HANDLER_MODULES = [tasks.handlers, coupons.handlers, notifications.handlers]

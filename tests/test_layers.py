@@ -7,7 +7,9 @@ statement with `ast` (module level and inside functions alike), so it cannot sil
 from __future__ import annotations
 
 import ast
+import importlib.machinery
 import re
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -20,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("points", "catalog"),
     ("coupons",),
     ("till", "benefits", "tasks", "mall"),
-    ("profile", "marketing", "notifications"),
+    ("card", "marketing", "notifications"),
     ("reports",),
     ("demo",),
     ("server",),
@@ -97,3 +99,13 @@ def test_a_break_of_the_rule_is_caught():
     assert _upward("till", ast.parse("import tasks.service\n")) == [
         "line 1 imports tasks (layer 5, not below till's 5)"]
     assert _upward("till", ast.parse("from points import ledger\nimport sqlalchemy\n")) == []
+
+
+def test_no_package_shadows_a_module_of_python_or_its_packages():
+    """`rq worker` and other tools append the project to sys.path: a package named like a standard-library
+    module (`profile`) or an installed one would lose to it there and fail to import."""
+    others = [entry for entry in sys.path if Path(entry or ".").resolve() != ROOT]
+    shadowed = {package: spec.origin for package in LAYER_OF
+                if (spec := importlib.machinery.PathFinder.find_spec(package, others)) is not None}
+    shadowed.update({name: "built in" for name in LAYER_OF if name in sys.builtin_module_names})
+    assert shadowed == {}

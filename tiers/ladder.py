@@ -6,7 +6,6 @@ import logging
 from datetime import date
 from types import SimpleNamespace
 
-from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,6 +16,7 @@ from app.extensions import db
 from app.pagination import keyset_page
 from app.sql import insert_ignore
 from members.models import Member, Tier
+from members.schemas import load_benefits
 from tiers.models import DOWNGRADE_MODES, REFUND_MODES, TierChange, TierPolicy
 from tiers.schemas import TierBenefits
 
@@ -136,16 +136,10 @@ def _tier_dict(tier: Tier) -> dict:
 
 
 def _check_benefits(benefits: dict) -> dict:
-    try:
-        clean = TierBenefits().load(benefits)
-    except SchemaError as exc:
-        name, reasons = next(iter(exc.normalized_messages().items()))
-        raise ValidationError(f"benefits.{name}", str(reasons)) from None
+    clean = load_benefits(TierBenefits(), benefits)
     gift = clean.get("birthday_gift") or {}
     references.check("coupon_template", gift.get("coupon_template_ids", []),
                      "benefits.birthday_gift.coupon_template_ids")
-    references.check("coupon_template", [p["coupon_template_id"] for p in clean.get("monthly_pack", [])],
-                     "benefits.monthly_pack")
     return clean
 
 

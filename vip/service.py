@@ -12,18 +12,18 @@ from datetime import date, datetime, timedelta
 
 import requests
 from flask import current_app
-from marshmallow import ValidationError as SchemaError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 
-from app import clock, references, wechat
+from app import clock, wechat
 from app.audit import service as audit
 from app.clock import as_day
 from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
 from app.extensions import db
 from members import service as members_service
 from members.models import Member, MemberIdentity, MemberTag
+from members.schemas import load_benefits
 from vip.models import VipOrder, VipPeriod, VipPlan
 from vip.schemas import VipBenefits
 
@@ -61,14 +61,7 @@ def _plan_dict(plan: VipPlan) -> dict:
 
 
 def _check_plan_benefits(benefits: dict) -> dict:
-    try:
-        clean = VipBenefits().load(benefits)
-    except SchemaError as exc:
-        name, reasons = next(iter(exc.normalized_messages().items()))
-        raise ValidationError(f"benefits.{name}", str(reasons)) from None
-    references.check("coupon_template", [p["coupon_template_id"] for p in clean.get("monthly_pack", [])],
-                     "benefits.monthly_pack")
-    return clean
+    return load_benefits(VipBenefits(), benefits)
 
 
 def save_plan(plan_id: int | None, changes: dict, *, audited: bool = True) -> VipPlan:

@@ -3,10 +3,10 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from app.auth import current_member_id, member_required, staff_required
+from card import service
 from members import member_code
 from members import service as members_service
 from members.schemas import PhoneIn, Profile, ProfilePatch, ScanIn, ScanOut
-from profile import service
 
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The logged-in shopper")
 pos_blp = Blueprint("pos_members", __name__, url_prefix="/api/v1/pos", description="Till: member scan")
