@@ -54,6 +54,10 @@ class Config:
     WECHAT_TEMPLATE_COUPON_EXPIRING = _env("WECHAT_TEMPLATE_COUPON_EXPIRING", "")
     WECHAT_TEMPLATE_TIER_CHANGED = _env("WECHAT_TEMPLATE_TIER_CHANGED", "")
     WECHAT_TEMPLATE_REDEMPTION_READY = _env("WECHAT_TEMPLATE_REDEMPTION_READY", "")
+    # How long a message is worth sending after its cause, by kind (seconds); older ones are marked expired.
+    NOTIFICATION_SHELF_LIFE = {"points_credited": 24 * 3600, "points_expiring": 2 * 24 * 3600,
+                               "coupon_expiring": 2 * 24 * 3600, "tier_changed": 3 * 24 * 3600,
+                               "redemption_ready": 7 * 24 * 3600}
     MEMBER_TOKEN_TTL = int(_env("MEMBER_TOKEN_TTL", str(7 * 24 * 3600)))
     OPERATOR_TOKEN_TTL = int(_env("OPERATOR_TOKEN_TTL", str(12 * 3600)))
     MEMBER_CODE_STEP_SECONDS = 30

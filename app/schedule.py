@@ -39,7 +39,7 @@ JOBS: dict[str, JobSpec] = {
     "grant_monthly_packs": JobSpec("benefits.jobs.grant_monthly_packs", "grants", arg="month", period="month"),
     "review_tiers": JobSpec("tiers.jobs.review_tiers", "grants", arg="day"),
     "expire_vips": JobSpec("vip.jobs.expire_vips", "expiry", arg="day"),
-    "deliver_pending_notifications": JobSpec("notifications.jobs.deliver_pending", "notify", period="hour"),
+    "deliver_pending_notifications": JobSpec("notifications.jobs.sweep", "notify", period="hour"),
     "rollup_daily": JobSpec("reports.jobs.rollup_daily", "default", arg="day"),
     "recompute_lifecycle": JobSpec("reports.jobs.recompute_lifecycle", "default", arg="day"),
     "compute_rfm": JobSpec("reports.jobs.compute_rfm", "default", arg="day"),
@@ -49,7 +49,7 @@ JOBS: dict[str, JobSpec] = {
 # Jobs the app queues itself, with ids, when something happens (not on a schedule): the same declaration, so
 # every job's queue, timeout, retries and TTLs are written here and nowhere else.
 ON_DEMAND: dict[str, JobSpec] = {
-    "deliver_notifications": JobSpec("notifications.jobs.deliver", "notify"),
+    "deliver_notifications": JobSpec("notifications.jobs.drain", "notify"),
     "issue_coupons": JobSpec("marketing.jobs.issue_coupons", "grants"),
 }
 

@@ -7,7 +7,7 @@ batch is granted set-based and committed on its own.
 import calendar
 import logging
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, extract, or_, select
 
@@ -205,14 +205,42 @@ def grant_monthly_packs(month: date | str | None = None, batch_size: int = GRANT
     return {name: counts[name] + vip_counts[name] for name in counts}
 
 
+def _vip_moment(first: date) -> datetime:
+    """The instant whose active VIP periods get the month's pack: now within the month, else its start."""
+    now = clock.now()
+    month_start = clock.start_of_business_day(first)
+    next_month = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return now if month_start <= now < clock.start_of_business_day(next_month) else month_start
+
+
+def _vip_gifts(member_ids: list[int], period: str, moment: datetime) -> list[Gift]:
+    """The VIP packs these members (ids ascending, each with a period active at `moment`) have not had."""
+    active = (VipPeriod.starts_at <= moment, VipPeriod.ends_at > moment)
+    plan_of: dict[int, int] = {}
+    for member_id, plan_id in db.session.execute(  # as active_period: the period ending last wins
+            select(VipPeriod.member_id, VipPeriod.plan_id)
+            .where(*active, VipPeriod.member_id.between(member_ids[0], member_ids[-1]))
+            .order_by(VipPeriod.member_id, VipPeriod.ends_at.asc())):
+        plan_of[member_id] = plan_id
+    plans = {p.id: p for p in db.session.scalars(select(VipPlan).where(VipPlan.id.in_(set(plan_of.values()))))}
+    done = already_granted(member_ids, "vip_pack", period)
+    gifts = []
+    for member_id in member_ids:
+        if member_id not in plan_of:
+            continue
+        plan = plans[plan_of[member_id]]
+        pack = (plan.benefits or {}).get("monthly_pack") or []
+        if pack and member_id not in done:
+            coupons = pack_coupons(pack, f"vip_pack:{member_id}:{period}")
+            gifts.append(Gift(member_id, f"vip:{plan.code}", {"monthly_pack": pack}, coupons=coupons))
+    return gifts
+
+
 def grant_vip_packs(period: str, first: date, batch_size: int = 2000) -> dict:
     """The plan's monthly coupon pack to each member whose VIP is active in the month (once per month):
     keyset batches of members, their active periods and plans read per batch, granted set-based
     (grant_benefits) and committed batch by batch."""
-    now = clock.now()
-    month_start = clock.start_of_business_day(first)
-    next_month = (first.replace(day=28) + timedelta(days=4)).replace(day=1)
-    moment = now if month_start <= now < clock.start_of_business_day(next_month) else month_start
+    moment = _vip_moment(first)
     active = (VipPeriod.starts_at <= moment, VipPeriod.ends_at > moment)
     counts, last_id, number = job_runtime.zero_counts(), 0, 0
     while True:
@@ -222,21 +250,7 @@ def grant_vip_packs(period: str, first: date, batch_size: int = 2000) -> dict:
         if not member_ids:
             break
         number += 1
-        plan_of: dict[int, int] = {}
-        for member_id, plan_id in db.session.execute(  # as active_period: the period ending last wins
-                select(VipPeriod.member_id, VipPeriod.plan_id)
-                .where(*active, VipPeriod.member_id.between(member_ids[0], member_ids[-1]))
-                .order_by(VipPeriod.member_id, VipPeriod.ends_at.asc())):
-            plan_of[member_id] = plan_id
-        plans = {p.id: p for p in db.session.scalars(select(VipPlan).where(VipPlan.id.in_(set(plan_of.values()))))}
-        done = already_granted(member_ids, "vip_pack", period)
-        gifts = []
-        for member_id in member_ids:
-            plan = plans[plan_of[member_id]]
-            pack = (plan.benefits or {}).get("monthly_pack") or []
-            if pack and member_id not in done:
-                coupons = pack_coupons(pack, f"vip_pack:{member_id}:{period}")
-                gifts.append(Gift(member_id, f"vip:{plan.code}", {"monthly_pack": pack}, coupons=coupons))
+        gifts = _vip_gifts(member_ids, period, moment)
         counts["scanned"] += len(member_ids)
         counts["skipped"] += len(member_ids) - len(gifts)
         for name, value in grant_benefits("vip_pack", period, gifts, reason="vip_monthly_pack").items():
@@ -245,3 +259,11 @@ def grant_vip_packs(period: str, first: date, batch_size: int = 2000) -> dict:
         db.session.commit()
         last_id = member_ids[-1]
     return counts
+
+
+def grant_vip_pack_now(member_id: int) -> dict:
+    """This month's VIP pack for a member whose card was just paid, inside the payment's transaction: the
+    same grant row and coupon keys as the monthly job's, so the month's run skips them."""
+    period, first = clock.parse_month(None)
+    gifts = _vip_gifts([member_id], period, _vip_moment(first))
+    return grant_benefits("vip_pack", period, gifts, reason="vip_monthly_pack")

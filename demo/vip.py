@@ -26,5 +26,5 @@ def seed() -> list[str]:
         if pack_template is not None:
             benefits["monthly_pack"] = [{"coupon_template_id": pack_template, "count": 1}]
         service.save_plan(None, {**PLAN, "benefits": benefits}, audited=False)
-    return ["VIP: 年卡VIP 299元/365天 (x1.5 points, VIP day on the 8th x2); "
-            "pay a demo order with `flask vip mark-paid ORDER_NO`"]
+    return ["VIP: 年卡VIP 299元/365天 (x1.5 points, VIP day on the 8th x2); the demo's WeChat Pay pays an order "
+            "two seconds after POST /api/v1/vip/orders"]

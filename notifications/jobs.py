@@ -7,12 +7,14 @@ from app.jobs import run_job
 from notifications import reminders, service
 
 
-def deliver(ids: list[int]) -> dict:
-    return run_job("deliver_notifications", service.deliver, ids=ids)
+def drain() -> dict:
+    """Deliver every due message in batches (queued once per burst of new messages)."""
+    return run_job("deliver_notifications", service.drain)
 
 
-def deliver_pending() -> dict:
-    return run_job("deliver_pending_notifications", service.deliver_pending)
+def sweep() -> dict:
+    """Hourly: request a drain if anything is due (in case a request was lost)."""
+    return run_job("deliver_pending_notifications", service.sweep)
 
 
 def remind_expiring_coupons(day: date | None = None) -> dict:

@@ -27,13 +27,15 @@ class Notification(db.Model):
     template_id: Mapped[str] = mapped_column(String(64))
     data: Mapped[dict] = mapped_column(JSON, default=dict)
     page: Mapped[str | None] = mapped_column(String(255))
-    # pending -> sending -> sent | declined | retry -> ... | failed; skipped (declined before, no openid)
+    # pending -> sending -> sent | declined | retry -> ... | failed; skipped (declined before, no openid);
+    # expired (past its kind's shelf life, never sent)
     state: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     errcode: Mapped[int | None]
     error: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # a `retry` row is due from then
 
 
 class NotificationDecline(db.Model):

@@ -1,22 +1,33 @@
-"""WeChat subscribe messages: recorded first, delivered from the `notify` queue, at most once each.
+"""WeChat subscribe messages: recorded first, delivered in batches from the `notify` queue, at most once each.
 
 A notification is a row keyed by a unique idempotency key, written in the transaction of its cause (a
-tier change, a purchase) or by a reminder job's batch. Delivery is enqueued only after that transaction
-commits, and claims each row with a conditional UPDATE (pending/retry -> sending) before calling WeChat,
-so two workers never send the same row, and a worker that dies mid-call leaves it `sending` rather than
-sending it again. 43101 (the member has not subscribed or refused) is remembered per (member, template)
-and never retried; other errors go back to `retry` and the delivery job raises, so RQ retries it with
-backoff; after the last try the row is `failed` and the job sits in the failed registry.
+tier change, a purchase) or by a reminder job's batch. Once that transaction commits, a drain of the table
+is requested: at most one drain job waits in the queue however many messages are recorded (a Redis key
+claimed with SET NX), so 100 purchases a second queue one job, not a hundred.
+
+The drain claims a batch of due rows with one conditional UPDATE (pending, or retry whose time has come ->
+sending, attempts + 1), commits, and only then calls WeChat, so two workers never send the same row and a
+worker that dies mid-call leaves it `sending` rather than sending it again. The calls of a batch go out a few
+at a time over one client (WeChat's send API takes one message per call); the outcomes are written back a
+statement per outcome. 43101 (the member has not subscribed or refused) is remembered per (member,
+template) and never retried; other errors put the row back to `retry` with its next attempt after the
+job runner's backoff, and the drain raises at the end so RQ retries it; after the last attempt the row is
+`failed` (and that drain job sits in the failed registry). New messages meanwhile start drains of their own:
+a failing message blocks nothing.
+
+Messages have a shelf life per kind (`NOTIFICATION_SHELF_LIFE`, seconds): "points credited" for a purchase
+days old is news to nobody, so a row past it is marked `expired`, never sent.
 """
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import requests
 from flask import current_app
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 from wechatpy.exceptions import WeChatClientException
@@ -24,6 +35,7 @@ from wechatpy.exceptions import WeChatClientException
 from app import clock, wechat
 from app import jobs as job_runtime
 from app.extensions import db
+from app.redis_store import get_redis
 from app.sql import insert_many
 from members.models import MemberIdentity
 from notifications.models import Notification, NotificationDecline
@@ -32,7 +44,12 @@ log = logging.getLogger(__name__)
 
 DECLINED_ERRCODE = 43101
 MAX_ATTEMPTS = 4  # the first try and RQ's three retries
-STALE_PENDING = timedelta(minutes=5)
+DUE_STATES = ("pending", "retry")
+DEFAULT_SHELF_LIFE = 24 * 3600
+# A row waiting for another try is due a little before the drain's own RQ retry fires (the same backoff),
+# so the retried drain finds it due; drains started by new messages meanwhile leave it alone.
+RETRY_SLACK = timedelta(seconds=1)
+SEND_CONCURRENCY = 8  # calls in flight to WeChat per drain: its API takes one message per call
 
 # kind -> (config key of the template id, the mini-program page the message opens)
 KINDS = {
@@ -91,28 +108,32 @@ def notify_many(kind: str, items: list[Item]) -> None:
 
 
 def create_many(kind: str, items: list[Item]) -> int:
-    """A reminder job's batch: record the messages, commit, queue their delivery. Returns how many are new."""
+    """A reminder job's batch: record the messages, commit, request a drain. Returns how many are new."""
     ids = _insert_rows(kind, items)
     db.session.commit()
-    enqueue_delivery(ids)
+    if ids:
+        request_drain()
     return len(ids)
 
 
-def enqueue_delivery(ids: list[int]) -> None:
-    """One delivery job per batch of messages (never one job per member)."""
-    if not ids:
-        return
+DRAIN_FLAG = "loyalty:notify:drain-requested"
+DRAIN_FLAG_TTL = 600  # a lost drain job (Redis flushed, worker killed before it started) blocks nothing for long
+
+
+def request_drain() -> None:
+    """Queue a drain unless one is already waiting: the flag is taken here and dropped when a drain starts,
+    so a message recorded after a drain's start always has a drain after it."""
     try:
-        job_runtime.enqueue_on_demand("deliver_notifications", ids=list(ids))
-    except Exception:  # noqa: BLE001 - Redis down: the hourly sweep delivers what stays pending
-        log.exception("could not queue %d notifications; the sweep will pick them up", len(ids))
+        if get_redis().set(DRAIN_FLAG, "1", nx=True, ex=DRAIN_FLAG_TTL):
+            job_runtime.enqueue_on_demand("deliver_notifications")
+    except Exception:  # noqa: BLE001 - Redis down: the hourly sweep requests the drain
+        log.exception("could not request a notification drain; the sweep will")
 
 
 @event.listens_for(Session, "after_commit")
-def _send_after_commit(session: Session) -> None:
-    ids = session.info.pop("notifications_to_send", None)
-    if ids:
-        enqueue_delivery(ids)
+def _drain_after_commit(session: Session) -> None:
+    if session.info.pop("notifications_to_send", None):
+        request_drain()
 
 
 @event.listens_for(Session, "after_rollback")
@@ -122,100 +143,144 @@ def _forget_after_rollback(session: Session) -> None:
 
 # --- delivery -----------------------------------------------------------------------------------------
 
-def _openid(member_id: int) -> str | None:
-    return db.session.scalar(select(MemberIdentity.value).where(
-        MemberIdentity.member_id == member_id, MemberIdentity.kind == "openid",
-        MemberIdentity.app_id == current_app.config["WECHAT_APPID"]))
+def shelf_life(kind: str) -> timedelta:
+    return timedelta(seconds=int(current_app.config["NOTIFICATION_SHELF_LIFE"].get(kind, DEFAULT_SHELF_LIFE)))
 
 
-def _message_data(notification: Notification) -> dict:
+def expire_stale(recorded_before: datetime | None = None) -> int:
+    """Mark the messages past their kind's shelf life `expired` (set-based, one statement per kind); with
+    `recorded_before`, every message still due that was recorded before then (the demo's simulated history
+    is not news to anyone)."""
+    now, expired = clock.now(), 0
+    for kind in KINDS:
+        cutoff = now - shelf_life(kind) if recorded_before is None else recorded_before
+        expired += db.session.execute(
+            update(Notification).where(Notification.kind == kind, Notification.state.in_(DUE_STATES),
+                                       Notification.created_at < cutoff)
+            .values(state="expired", error="past its shelf life")).rowcount
+    db.session.commit()
+    return expired
+
+
+def _message_data(notification) -> dict:
     names = FIELDS.get(notification.kind, {})
     return {names.get(key, key): {"value": str(value)[:20]} for key, value in (notification.data or {}).items()}
 
 
-def _claim(notification_id: int) -> Notification | None:
-    claimed = db.session.execute(
-        update(Notification)
-        .where(Notification.id == notification_id, Notification.state.in_(("pending", "retry")))
+def _claim(batch_size: int, started: datetime) -> list:
+    """The next due rows, taken by one conditional UPDATE .. RETURNING (only the rows this claim moved come
+    back, whatever another drain takes at the same time) and committed before anything is sent. A row back
+    in `retry` counts only if it was due before this drain started: a drain tries each message once."""
+    due = (Notification.state == "pending") | ((Notification.state == "retry") & (
+        Notification.next_attempt_at.is_(None) | (Notification.next_attempt_at < started)))
+    ids = list(db.session.scalars(select(Notification.id).where(due).order_by(Notification.id).limit(batch_size)))
+    if not ids:
+        return []
+    rows = db.session.execute(
+        update(Notification).where(Notification.id.in_(ids), due)
         .values(state="sending", attempts=Notification.attempts + 1)
-    ).rowcount
+        .returning(Notification.id, Notification.member_id, Notification.kind, Notification.template_id,
+                   Notification.data, Notification.page, Notification.attempts)).all()
     db.session.commit()
-    return db.session.get(Notification, notification_id) if claimed else None
+    return rows
 
 
-def _finish(notification: Notification, state: str, errcode: int | None = None, error: str | None = None) -> None:
-    notification.state, notification.errcode, notification.error = state, errcode, error
-    if state == "sent":
-        notification.sent_at = clock.now()
-    db.session.commit()
-
-
-def _send_one(notification: Notification) -> str:
-    declined = db.session.get(NotificationDecline, (notification.member_id, notification.template_id))
-    if declined is not None:
-        _finish(notification, "skipped", declined.errcode, "the member declined this template before")
-        return "skipped"
-    openid = _openid(notification.member_id)
-    if openid is None:
-        _finish(notification, "skipped", None, "no openid for this mini-program")
-        return "skipped"
+def _send(client, openid: str, row) -> tuple[str, int | None, str | None]:
     try:
-        wechat.client().wxa.send_subscribe_message(openid, notification.template_id, _message_data(notification),
-                                                   page=notification.page)
+        client.wxa.send_subscribe_message(openid, row.template_id, _message_data(row), page=row.page)
     except WeChatClientException as exc:
         if exc.errcode == DECLINED_ERRCODE:
-            construct = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
-            db.session.execute(construct(NotificationDecline).values(
-                member_id=notification.member_id, template_id=notification.template_id, errcode=exc.errcode,
-                created_at=clock.now()).on_conflict_do_nothing())
-            _finish(notification, "declined", exc.errcode, str(exc.errmsg)[:255])
-            return "declined"
-        return _failed(notification, exc.errcode, f"{exc.errcode}: {exc.errmsg}")
+            return "declined", exc.errcode, str(exc.errmsg)[:255]
+        return "error", exc.errcode, f"{exc.errcode}: {exc.errmsg}"[:255]
     except requests.RequestException as exc:
-        return _failed(notification, None, f"unreachable: {type(exc).__name__}")
-    _finish(notification, "sent")
-    return "sent"
+        return "error", None, f"unreachable: {type(exc).__name__}"
+    return "sent", None, None
 
 
-def _failed(notification: Notification, errcode: int | None, error: str) -> str:
-    state = "retry" if notification.attempts < MAX_ATTEMPTS else "failed"
-    _finish(notification, state, errcode, str(error)[:255])
-    return state
-
-
-def deliver(ids: list[int]) -> dict:
-    """Send these notifications (those still to send); raise DeliveryIncomplete if some failed, so RQ retries."""
-    counts = {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
-    for notification_id in ids:
-        counts["scanned"] += 1
-        notification = _claim(notification_id)
-        if notification is None:  # sent, declined or being sent by another worker
-            counts["skipped"] += 1
-            continue
-        outcome = _send_one(notification)
-        if outcome == "sent":
-            counts["changed"] += 1
-        elif outcome in ("retry", "failed"):
-            counts["failed"] += 1
+def _deliver_batch(rows: list, counts: dict) -> int:
+    """Send one claimed batch and write the outcomes; returns how many rows went back to `retry`."""
+    member_ids = {row.member_id for row in rows}
+    declined = set(db.session.execute(select(NotificationDecline.member_id, NotificationDecline.template_id)
+                                      .where(NotificationDecline.member_id.in_(member_ids))).all())
+    openids = dict(db.session.execute(select(MemberIdentity.member_id, MemberIdentity.value).where(
+        MemberIdentity.member_id.in_(member_ids), MemberIdentity.kind == "openid",
+        MemberIdentity.app_id == current_app.config["WECHAT_APPID"])).all())
+    outcomes: dict[int, tuple[str, int | None, str | None]] = {}
+    to_send = []
+    for row in rows:
+        if (row.member_id, row.template_id) in declined:
+            outcomes[row.id] = ("skipped", DECLINED_ERRCODE, "the member declined this template before")
+        elif row.member_id not in openids:
+            outcomes[row.id] = ("skipped", None, "no openid for this mini-program")
         else:
-            counts["skipped"] += 1
-    if counts["failed"]:  # RQ retries the job (rows in `retry`), or files it as failed after the last try
-        raise DeliveryIncomplete(f"{counts['failed']} of {len(ids)} notifications failed: {counts}")
+            to_send.append(row)
+    client = wechat.client()
+    with ThreadPoolExecutor(max_workers=SEND_CONCURRENCY) as pool:
+        for row, outcome in zip(to_send, pool.map(lambda r: _send(client, openids[r.member_id], r), to_send),
+                                strict=True):
+            outcomes[row.id] = outcome
+    return _record(rows, outcomes, counts)
+
+
+def _record(rows: list, outcomes: dict, counts: dict) -> int:
+    now, retried = clock.now(), 0
+    sent = [row_id for row_id, (state, _, _) in outcomes.items() if state == "sent"]
+    if sent:
+        db.session.execute(update(Notification).where(Notification.id.in_(sent))
+                           .values(state="sent", sent_at=now, errcode=None, error=None))
+    construct = postgresql.insert if db.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for row in rows:
+        state, errcode, error = outcomes[row.id]
+        if state == "sent":
+            continue
+        values = {"errcode": errcode, "error": error}
+        if state == "declined":
+            db.session.execute(construct(NotificationDecline).values(
+                member_id=row.member_id, template_id=row.template_id, errcode=errcode, created_at=now)
+                .on_conflict_do_nothing())
+        elif state == "error":
+            if row.attempts < MAX_ATTEMPTS:
+                state, retried = "retry", retried + 1
+                intervals = job_runtime.RETRY_INTERVALS
+                wait = timedelta(seconds=intervals[min(row.attempts, len(intervals)) - 1])
+                values["next_attempt_at"] = now + max(wait - RETRY_SLACK, timedelta(0))
+            else:
+                state = "failed"
+        db.session.execute(update(Notification).where(Notification.id == row.id).values(state=state, **values))
+        counts["failed" if state in ("retry", "failed") else "skipped"] += 1
+    counts["changed"] += len(sent)
+    db.session.commit()
+    return retried
+
+
+def drain(batch_size: int = 500) -> dict:
+    """Deliver every due message, batch after batch, until none is left; raise DeliveryIncomplete when some
+    failed, so RQ runs this drain again after its backoff for those back in `retry` (new messages start drains
+    of their own meanwhile), and a drain that saw a message fail for good ends in the failed registry."""
+    try:
+        get_redis().delete(DRAIN_FLAG)  # from now on a newly recorded message requests another drain
+    except Exception:  # noqa: BLE001 - without Redis the drain still delivers; the sweep requests the next
+        log.warning("could not drop the drain flag")
+    counts, started = job_runtime.zero_counts(), clock.now()
+    counts["skipped"] += expire_stale()
+    retried = 0
+    while rows := _claim(batch_size, started):
+        counts["scanned"] += len(rows)
+        retried += _deliver_batch(rows, counts)
+        job_runtime.batch_done(counts)
+    if counts["failed"]:  # RQ runs this drain again (the `retry` rows), or files it as failed at the end
+        raise DeliveryIncomplete(f"{counts['failed']} notifications failed ({retried} wait for another try): {counts}")
     return counts
 
 
-def deliver_pending(batch_size: int = 500) -> dict:
-    """The sweep: queue delivery of messages left pending (their enqueue was lost, e.g. Redis was down)."""
-    counts = {"scanned": 0, "changed": 0, "skipped": 0, "failed": 0}
-    after_id, stale_before = 0, clock.now() - STALE_PENDING
-    while True:
-        ids = list(db.session.scalars(
-            select(Notification.id).where(Notification.state == "pending", Notification.id > after_id,
-                                          Notification.created_at <= stale_before)
-            .order_by(Notification.id).limit(batch_size)))
-        if not ids:
-            return counts
-        after_id = ids[-1]
-        enqueue_delivery(ids)
-        counts["scanned"] += len(ids)
-        counts["changed"] += len(ids)
+def sweep() -> dict:
+    """The hourly sweep: request a drain if anything is due (a drain request can be lost with Redis)."""
+    counts = job_runtime.zero_counts()
+    due = db.session.scalar(select(func.count()).select_from(Notification)
+                            .where(Notification.state.in_(DUE_STATES)))
+    counts["scanned"] = int(due or 0)
+    if due:
+        get_redis().delete(DRAIN_FLAG)
+        request_drain()
+        counts["changed"] = 1
+    return counts

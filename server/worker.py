@@ -6,6 +6,7 @@ CPU each). Nothing touches the database before the fork, so no pooled connection
 """
 from __future__ import annotations
 
+from flask import Flask
 from rq import Worker as RqWorker
 
 from app import jobs
@@ -15,4 +16,8 @@ from server import create_app
 class Worker(RqWorker):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        jobs.use_app(create_app())
+        jobs.use_app(self.build_app())
+
+    def build_app(self) -> Flask:
+        """The app every job of this worker runs in (the configured mode: APP_MODE and the environment)."""
+        return create_app()

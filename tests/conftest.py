@@ -13,8 +13,8 @@ from sqlalchemy import text
 
 from app import clock
 from app.extensions import db
+from demo.fake_wechat import FakeWeChat
 from server import create_app
-from tests.fakes.wechat import FakeWeChat
 
 ON_POSTGRES = os.environ.get("TEST_DATABASE_URL", "").startswith("postgresql")
 postgres_only = pytest.mark.skipif(not ON_POSTGRES, reason="concurrency is proven on PostgreSQL (TEST_DATABASE_URL)")

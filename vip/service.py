@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 
-from app import clock, wechat
+from app import clock, events, wechat
 from app.audit import service as audit
 from app.clock import as_day
 from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
@@ -32,12 +32,6 @@ log = logging.getLogger(__name__)
 PLAN_FIELDS = ("code", "name", "price", "duration_days", "benefits", "active")
 SUCCESS_XML = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
 FAIL_XML = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{}]]></return_msg></xml>"
-
-
-def _demo_payments() -> bool:
-    """The embedded demo has no merchant account: orders get demo parameters, `flask vip mark-paid` pays."""
-    cfg = current_app.config
-    return cfg.get("MODE") == "embedded" and cfg.get("WECHAT_MCH_ID") == "demo-mch"
 
 
 # --- plans --------------------------------------------------------------------------------------------
@@ -148,25 +142,22 @@ def create_order(member_id: int, plan_id: int, client_ip: str | None = None) -> 
         raise NotFound("No such member.", code="member_not_found")
     order_no = _new_order_no()
     pay = wechat.pay_client()
-    if _demo_payments():
-        prepay_id = f"demo-{order_no}"
-    else:
-        try:
-            answer = pay.order.create(
-                trade_type="JSAPI", body=f"{plan.name}"[:120], total_fee=plan.price,
-                notify_url=current_app.config["WECHAT_PAY_NOTIFY_URL"], client_ip=client_ip or "127.0.0.1",
-                user_id=_openid(member_id), out_trade_no=order_no,
-            )
-        except WeChatPayException as exc:
-            log.warning("WeChat Pay unified order failed: %s %s", exc.errcode, exc.errmsg or exc.return_msg)
-            raise ServiceUnavailable("WeChat Pay refused the order; try again.", code="wechat_pay_error") from None
-        except requests.RequestException:
-            raise ServiceUnavailable("WeChat Pay cannot be reached; try again.",
-                                     code="wechat_pay_unreachable") from None
-        if not isinstance(answer, dict) or not pay.check_signature(dict(answer)) or not answer.get("prepay_id"):
-            log.warning("WeChat Pay unified order answer without a valid signature or prepay_id")
-            raise ServiceUnavailable("WeChat Pay answered oddly; try again.", code="wechat_pay_error")
-        prepay_id = answer["prepay_id"]
+    try:
+        answer = pay.order.create(
+            trade_type="JSAPI", body=f"{plan.name}"[:120], total_fee=plan.price,
+            notify_url=current_app.config["WECHAT_PAY_NOTIFY_URL"], client_ip=client_ip or "127.0.0.1",
+            user_id=_openid(member_id), out_trade_no=order_no,
+        )
+    except WeChatPayException as exc:
+        log.warning("WeChat Pay unified order failed: %s %s", exc.errcode, exc.errmsg or exc.return_msg)
+        raise ServiceUnavailable("WeChat Pay refused the order; try again.", code="wechat_pay_error") from None
+    except requests.RequestException:
+        raise ServiceUnavailable("WeChat Pay cannot be reached; try again.",
+                                 code="wechat_pay_unreachable") from None
+    if not isinstance(answer, dict) or not pay.check_signature(dict(answer)) or not answer.get("prepay_id"):
+        log.warning("WeChat Pay unified order answer without a valid signature or prepay_id")
+        raise ServiceUnavailable("WeChat Pay answered oddly; try again.", code="wechat_pay_error")
+    prepay_id = answer["prepay_id"]
     order = VipOrder(order_no=order_no, member_id=member_id, plan_id=plan.id, amount=plan.price,
                      duration_days=plan.duration_days, prepay_id=prepay_id, created_at=clock.now())
     db.session.add(order)
@@ -201,6 +192,7 @@ def _activate(order: VipOrder, transaction_id: str) -> VipPeriod:
     member.vip_until = period.ends_at
     members_service.add_tag(member.id, "vip")
     db.session.flush()
+    events.vip_activated.send(None, member_id=member.id, order_id=order.id)
     return period
 
 

@@ -201,10 +201,13 @@ def test_vip_monthly_pack(client, login, wxpay, at, coupon_grants, tiers):
     _notify(client, wxpay.notify_xml(_order(client, token, plan.id)["order"]["order_no"], 29900))
     from benefits import grants
 
-    assert grants.grant_monthly_packs()["changed"] == 1
-    assert grants.grant_monthly_packs()["changed"] == 0
+    # the pack arrives with the payment, not at the next monthly run, and that run does not give it again
     assert [(c["member_id"], c["key"], c["reason"]) for c in coupon_grants.calls] == [
         (member_id, f"vip_pack:{member_id}:2026-03:8:0", "vip_monthly_pack")]
+    assert grants.grant_monthly_packs()["changed"] == 0
+    at("2026-04-01T02:00:00+08:00")
+    assert grants.grant_monthly_packs()["changed"] == 1  # April's, by the job
+    assert len(coupon_grants.calls) == 2
     at("2027-04-01T10:00:00+08:00")
     assert grants.grant_monthly_packs()["changed"] == 0  # the VIP is over
 

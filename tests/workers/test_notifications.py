@@ -9,6 +9,7 @@ from sqlalchemy import select
 from app import events
 from app import jobs as job_runtime
 from app.extensions import db
+from app.job_runs.models import JobRun
 from app.redis_store import get_redis
 from notifications import reminders, service
 from notifications.models import Notification, NotificationDecline
@@ -57,8 +58,8 @@ def test_the_same_event_twice_and_a_redelivery_send_once(wechat):
     tier_up(member_id)
     tier_up(member_id)  # same member, tier and day: the same idempotency key
     work()
-    note = db.session.scalar(select(Notification))
-    service.deliver([note.id])  # a duplicate delivery job
+    db.session.scalar(select(Notification))
+    service.drain()  # a duplicate delivery job
     assert len(sends(wechat)) == 1
     assert db.session.scalar(select(db.func.count()).select_from(Notification)) == 1
 
@@ -167,3 +168,52 @@ def test_the_access_token_is_fetched_once_for_all_processes(wechat):
         wechat_api.client().wxa.send_subscribe_message(f"openid-{member}", "tpl", {"thing1": {"value": "x"}})
     assert wechat.token_counter == before + 1
     assert len(sends(wechat)) == 3
+
+
+def test_many_messages_queue_one_drain_that_sends_them_in_batches(wechat):
+    members = [make_member(f"m{n}") for n in range(7)]
+    for member_id in members:  # seven transactions, as seven purchases would be
+        tier_up(member_id)
+    assert len(Queue("notify", connection=get_redis())) == 1
+    wechat.script.extend([{"errcode": 0, "errmsg": "ok"}] * 2 + [{"errcode": -1, "errmsg": "system busy"}])
+    with pytest.raises(service.DeliveryIncomplete):
+        service.drain(batch_size=3)  # three batches: 3 + 3 + 1, one of them fails and waits for a retry
+    states = dict(db.session.execute(select(Notification.member_id, Notification.state)).all())
+    assert sorted(states.values()) == ["retry"] + ["sent"] * 6
+    assert len(sends(wechat)) == 7
+    failed = next(member_id for member_id, state in states.items() if state == "retry")
+    note = db.session.scalar(select(Notification).where(Notification.member_id == failed))
+    assert (note.attempts, note.errcode, note.next_attempt_at is not None) == (1, -1, True)
+    assert service.drain()["scanned"] == 0  # its backoff has not passed: nothing is due yet
+
+
+def test_a_message_past_its_shelf_life_is_expired_not_sent(wechat, at):
+    member_id = make_member("ann")
+    at("2026-03-01T10:00:00+08:00")
+    events.points_credited.send(None, credits=[{"member_id": member_id, "entry_id": 5, "amount": 10, "balance": 10,
+                                                "reason": "消费"}])
+    db.session.commit()
+    at("2026-03-02T10:00:01+08:00")  # a day and a second later: stale for "points credited"
+    tier_up(member_id)  # fresh
+    counts = service.drain()
+    assert counts["changed"] == 1 and counts["skipped"] == 1
+    states = dict(db.session.execute(select(Notification.kind, Notification.state)).all())
+    assert states == {"points_credited": "expired", "tier_changed": "sent"}
+    assert [body["template_id"] for body in sends(wechat)] == ["demo-tpl-tier-changed"]
+
+
+def test_failing_messages_do_not_hold_up_other_queues(wechat, monkeypatch):
+    """A flood of messages that keep failing queues one drain at a time, so a grant job behind them runs in
+    the same pass of a worker serving notify first."""
+    monkeypatch.setattr(job_runtime, "RETRY_INTERVALS", [0, 0, 0])
+    wechat.script.extend([{"errcode": -1, "errmsg": "system busy"}] * 200)
+    for n in range(50):
+        tier_up(make_member(f"m{n}"))
+    job_runtime.enqueue("grant_birthday_gifts")
+    assert len(Queue("notify", connection=get_redis())) == 1
+    SimpleWorker([Queue(name, connection=get_redis()) for name in ("notify", "grants")],
+                 connection=get_redis()).work(burst=True, with_scheduler=False)
+    runs = dict(db.session.execute(select(JobRun.job, JobRun.state).where(JobRun.job == "grant_birthday_gifts")).all())
+    assert runs == {"grant_birthday_gifts": "succeeded"}
+    assert len(sends(wechat)) == 200  # 50 messages x 4 attempts, in four drains
+    assert set(db.session.scalars(select(Notification.state))) == {"failed"}
