@@ -43,6 +43,7 @@ class Config:
     WECHAT_APPID = _env("WECHAT_APPID", DEMO_WECHAT["WECHAT_APPID"])
     WECHAT_SECRET = _env("WECHAT_SECRET", DEMO_WECHAT["WECHAT_SECRET"])
     WECHAT_API_BASE = _env("WECHAT_API_BASE", "https://api.weixin.qq.com")
+    WECHAT_HTTP_PROXY = _env("WECHAT_HTTP_PROXY")  # an egress proxy for WeChat's APIs, if the network needs one
     WECHAT_MCH_ID = _env("WECHAT_MCH_ID", DEMO_WECHAT["WECHAT_MCH_ID"])
     WECHAT_PAY_API_KEY = _env("WECHAT_PAY_API_KEY", DEMO_WECHAT["WECHAT_PAY_API_KEY"])
     WECHAT_PAY_API_BASE = _env("WECHAT_PAY_API_BASE", "https://api.mch.weixin.qq.com")

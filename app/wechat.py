@@ -36,9 +36,15 @@ class BrandWeChatClient(WeChatClient):
 
 
 def client() -> BrandWeChatClient:
+    """A client over one HTTP session (keep-alive: a batch of messages reuses its connections). Proxies come
+    from WECHAT_HTTP_PROXY only: requests' reading of the proxy environment cost a third of each call's CPU."""
     cfg = current_app.config
     storage = RedisStorage(get_redis(), prefix=f"wechatpy:{cfg['WECHAT_APPID']}")
-    return BrandWeChatClient(cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_API_BASE"], session=storage)
+    wx = BrandWeChatClient(cfg["WECHAT_APPID"], cfg["WECHAT_SECRET"], cfg["WECHAT_API_BASE"], session=storage)
+    wx._http.trust_env = False
+    if cfg.get("WECHAT_HTTP_PROXY"):
+        wx._http.proxies = {"http": cfg["WECHAT_HTTP_PROXY"], "https": cfg["WECHAT_HTTP_PROXY"]}
+    return wx
 
 
 def _call(func, *args, invalid_message: str, invalid_code: str, **kwargs):

@@ -10,17 +10,58 @@ moment after it is created (the fake posts the signed notify, as WeChat Pay does
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import secrets
 import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import requests
 import xmltodict
 from wechatpy.pay.utils import calculate_signature, dict_to_xml
-from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive, as WeChat's servers answer (werkzeug's development server closes every
+    connection), handing each request to the fake as a WSGI call; no access log line per request."""
+
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 1 << 16  # headers and body leave in one write
+
+    def _serve(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        url = urlsplit(self.path)
+        environ = {"REQUEST_METHOD": self.command, "PATH_INFO": url.path, "QUERY_STRING": url.query,
+                   "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+                   "SERVER_NAME": "127.0.0.1", "SERVER_PORT": str(self.server.server_port),
+                   "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http",
+                   "wsgi.errors": io.StringIO(), "wsgi.version": (1, 0), "wsgi.multithread": True,
+                   "wsgi.multiprocess": False, "wsgi.run_once": False}
+        answer: dict = {}
+
+        def start_response(status, headers, exc_info=None):
+            answer["status"], answer["headers"] = status, headers
+
+        payload = b"".join(self.server.app(environ, start_response))
+        code, _, reason = answer["status"].partition(" ")
+        self.send_response(int(code), reason)
+        for name, value in answer["headers"]:
+            if name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        self.wfile.flush()
+
+    do_GET = do_POST = _serve
+
+    def log_message(self, format, *args) -> None:
+        pass
 
 
 class FakeWeChat:
@@ -97,7 +138,9 @@ class FakeWeChat:
     def start(self) -> str:
         self.routes.update({"/cgi-bin/token": self._token, "/sns/jscode2session": self._code2session,
                             "/wxa/business/getuserphonenumber": self._phone})
-        self._server = make_server("127.0.0.1", 0, self, threaded=True)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self._server.daemon_threads = True
+        self._server.app = self
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         self.base_url = f"http://127.0.0.1:{self._server.server_port}"
         return self.base_url
