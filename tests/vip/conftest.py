@@ -1,7 +1,6 @@
 import pytest
 
 from tests.fakes.wechat_pay import FakeWeChatPay
-from tests.tiers.conftest import coupon_grants  # noqa: F401  (shared fixture)
 
 
 @pytest.fixture
