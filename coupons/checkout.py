@@ -12,8 +12,6 @@ How a cart's coupon discount is computed (documented for the till and for market
 """
 from __future__ import annotations
 
-import logging
-
 from sqlalchemy import select, update
 
 from app import clock
@@ -22,9 +20,6 @@ from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from coupons.models import Coupon
 from coupons.templates import coupon_out, scope_out
-
-log = logging.getLogger(__name__)
-log = logging.getLogger(__name__)
 
 # --- the till -------------------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 expire, for the reminders."""
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -10,9 +9,6 @@ from sqlalchemy import select, update
 from app import clock
 from app.extensions import db
 from coupons.models import Coupon
-
-log = logging.getLogger(__name__)
-log = logging.getLogger(__name__)
 
 EXPIRE_BATCH = 1000
 

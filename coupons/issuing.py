@@ -17,7 +17,6 @@ from coupons.templates import audience_out, new_code, terms_snapshot
 from members.models import Member
 
 log = logging.getLogger(__name__)
-log = logging.getLogger(__name__)
 
 # --- issuing one coupon ---------------------------------------------------------------------------------
 

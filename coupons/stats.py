@@ -1,7 +1,6 @@
 """Coupon figures for the reports."""
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -9,9 +8,6 @@ from sqlalchemy import func, select
 from app import clock
 from app.extensions import db
 from coupons.models import Coupon
-
-log = logging.getLogger(__name__)
-log = logging.getLogger(__name__)
 
 # --- figures for reports ------------------------------------------------------------------------------
 

@@ -2,7 +2,6 @@
 coupons are shown."""
 from __future__ import annotations
 
-import logging
 import secrets
 import uuid
 from datetime import timedelta
@@ -20,8 +19,6 @@ from coupons.models import Coupon, CouponTemplate
 from members.tags import check_tags_known
 from tiers import ladder
 
-log = logging.getLogger(__name__)
-
 
 def _template_exists(template_id: int) -> bool:
     try:
@@ -32,7 +29,6 @@ def _template_exists(template_id: int) -> bool:
 
 
 references.provide("coupon_template", _template_exists)  # tiers' and VIP plans' packs name templates
-log = logging.getLogger(__name__)
 
 TERM_FIELDS = ("kind", "amount_off", "percent", "max_discount", "gift_sku", "threshold", "scope", "validity",
                "stackable")

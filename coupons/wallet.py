@@ -1,7 +1,6 @@
 """The member's side: the claim center (what this member may claim now, and claiming) and their wallet."""
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import datetime
 
@@ -16,8 +15,6 @@ from coupons.models import STATES, Coupon, CouponTemplate
 from coupons.schemas import CouponOut
 from coupons.templates import audience_out, coupon_out, get_template, template_out
 from members.models import Member, MemberTag
-
-log = logging.getLogger(__name__)
 
 # --- claim center ---------------------------------------------------------------------------------------
 

@@ -26,7 +26,6 @@ from marketing.audiences import member_filter
 from members.models import Member, MemberTag, Tier
 
 log = logging.getLogger(__name__)
-log = logging.getLogger(__name__)
 
 ISSUE_BATCH = 1000
 

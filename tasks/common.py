@@ -61,8 +61,7 @@ def pay(member_id: int, reward: dict | None, *, key: str, cause_id, note: str | 
     template_id = reward.get("coupon_template_id")
     if template_id:
         coupon = issuing.grant(member_id, int(template_id), key=key, reason="task")
-        coupon_id = coupon.get("id") if isinstance(coupon, dict) else getattr(coupon, "id", None)
-        paid["coupon_id"] = None if coupon_id is None else str(coupon_id)
+        paid["coupon_id"] = str(coupon.id)
     return paid
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import itertools
 
+from sqlalchemy import func, select
+
 from app.auth import issue_token
 from app.extensions import db
 from catalog.models import Product
 from coupons import templates
+from coupons.models import CouponTemplate
 from coupons.schemas import TemplateIn
 from members.models import Member
 from till.models import Purchase
@@ -35,6 +38,11 @@ def template(**overrides):
     spec.update(overrides)
     _catalogue_for(spec)
     return templates.create_template(TemplateIn().load(spec))  # as the API would parse it
+
+
+def no_such_template() -> int:
+    """An id no coupon template has (past the highest one): call it after creating the test's templates."""
+    return (db.session.scalar(select(func.max(CouponTemplate.id))) or 0) + 1000
 
 
 def member(**fields) -> Member:

@@ -1,6 +1,6 @@
 from app.audit.models import AuditLog
-from coupons import templates
 from tests.conftest import bearer
+from tests.coupons.helpers import no_such_template, template
 from tests.mall.helpers import TOTE, add_item
 
 
@@ -52,16 +52,10 @@ def test_bad_items_are_refused(client, marketing, login):
     assert AuditLog.query.count() == 1
 
 
-def test_unknown_coupon_template_is_refused_once_coupons_can_tell(client, marketing, monkeypatch):
-    from app.errors import NotFound
-
-    def get_template(template_id):
-        if template_id != 7:
-            raise NotFound("no such template")
-        return object()
-
-    monkeypatch.setattr(templates, "get_template", get_template, raising=False)
-    bad = client.post("/api/v1/admin/catalog", json={**TOTE, "kind": "coupon", "coupon_template_id": 8},
-                      headers=marketing)
+def test_unknown_coupon_template_is_refused(client, marketing):
+    t = template(claimable=False)
+    unknown = {**TOTE, "kind": "coupon", "coupon_template_id": no_such_template()}
+    bad = client.post("/api/v1/admin/catalog", json=unknown, headers=marketing)
     assert bad.status_code == 422 and "coupon_template_id" in bad.get_json()["error"]["fields"]
-    add_item(client, marketing, kind="coupon", coupon_template_id=7)
+    add_item(client, marketing, kind="coupon", coupon_template_id=t.id)
+    assert [log.action for log in AuditLog.query.filter_by(target_type="catalog_item")] == ["catalog.create"]

@@ -1,11 +1,12 @@
 from app.audit.models import AuditLog
-from app.errors import Conflict
 from app.extensions import db
+from coupons import issuing
+from coupons.models import Coupon, CouponTemplate
 from mall.models import CatalogItem, Redemption
 from points.ledger import summary
 from points.models import LedgerEntry, PointsLot
 from tests.conftest import bearer
-from tests.coupon_stub import stub_coupons
+from tests.coupons.helpers import template
 from tests.mall.helpers import add_item, give_points
 
 
@@ -130,27 +131,33 @@ def test_idempotency_key(client, login, marketing):
     assert too_long.status_code == 422
 
 
-def test_coupon_item_issues_at_once(client, login, marketing, monkeypatch):
-    issued = stub_coupons(monkeypatch)
-    item = add_item(client, marketing, code="cpn", kind="coupon", coupon_template_id=7)
+def test_coupon_item_issues_at_once(client, login, marketing):
+    t = template(claimable=False)
+    item = add_item(client, marketing, code="cpn", kind="coupon", coupon_template_id=t.id)
     token, member_id = login()
+    _, other = login("bob")
+    issuing.grant(other, t.id, key="earlier", reason="test")  # so the new coupons' ids are not 1 and 2
+    db.session.commit()
     give_points(member_id, 500)
     body = _redeem(client, token, item["id"], 2).get_json()
-    assert body["state"] == "issued" and body["coupon_ids"] == [1, 2]
+    coupons = Coupon.query.filter_by(member_id=member_id).order_by(Coupon.id).all()
+    assert body["state"] == "issued" and body["coupon_ids"] == [c.id for c in coupons]
     rid = body["id"]
-    assert issued == [(member_id, 7, f"redemption:{rid}:1", "mall"), (member_id, 7, f"redemption:{rid}:2", "mall")]
+    assert sorted((c.member_id, c.template_id, c.grant_key, c.source, c.reason, c.state) for c in coupons) == [
+        (member_id, t.id, f"redemption:{rid}:{n}", "grant", "mall", "available") for n in (1, 2)]
     cancel = client.post(f"/api/v1/me/redemptions/{body['id']}/cancel", headers=bearer(token))
     assert cancel.status_code == 409 and cancel.get_json()["error"]["code"] == "not_pickup"
 
 
-def test_coupon_grant_failure_rolls_everything_back(client, login, marketing, monkeypatch):
-    stub_coupons(monkeypatch, fail=Conflict("No coupons left.", code="coupon_out_of_stock"))
-    item = add_item(client, marketing, code="cpn", kind="coupon", coupon_template_id=7)
+def test_coupon_grant_failure_rolls_everything_back(client, login, marketing):
+    t = template(claimable=False, stock=1)  # one coupon left: the second of two is refused
+    item = add_item(client, marketing, code="cpn", kind="coupon", coupon_template_id=t.id)
     token, member_id = login()
     give_points(member_id, 500)
-    response = _redeem(client, token, item["id"])
+    response = _redeem(client, token, item["id"], 2)
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "coupon_out_of_stock"
     assert Redemption.query.count() == 0 and summary(member_id)["balance"] == 500 and _stock(item["id"]) == 10
+    assert Coupon.query.count() == 0 and db.session.get(CouponTemplate, t.id).issued_count == 0
 
 
 def test_fulfil_once_in_staff_store(client, login, marketing, staff, stores):

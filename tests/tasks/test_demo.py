@@ -1,4 +1,5 @@
 from coupons import templates
+from demo import coupons as coupons_demo
 from demo import mall as mall_demo
 from demo import tasks as tasks_demo
 from mall.models import CatalogItem
@@ -17,14 +18,10 @@ def test_demo_seeds_are_idempotent():
     assert TaskDefinition.query.filter_by(code="invite").one().cap_count == 10
 
 
-def test_mall_demo_offers_the_coupon_once_the_template_exists(monkeypatch):
-    from types import SimpleNamespace
-
-    from tests.coupon_stub import stub_coupons
-
-    stub_coupons(monkeypatch)
-    monkeypatch.setattr(templates, "template_by_code",
-                        lambda code: SimpleNamespace(id=5) if code == "SAVE20" else None, raising=False)
+def test_mall_demo_offers_the_coupon_once_the_template_exists():
+    mall_demo.seed()
+    assert CatalogItem.query.filter_by(kind="coupon").count() == 0  # no SAVE20 template yet: skipped
+    coupons_demo.seed()  # the coupons' demo templates, SAVE20 among them
     mall_demo.seed()
     coupon = CatalogItem.query.filter_by(kind="coupon").one()
-    assert coupon.coupon_template_id == 5 and coupon.stock > 0
+    assert coupon.coupon_template_id == templates.template_by_code("SAVE20").id and coupon.stock > 0

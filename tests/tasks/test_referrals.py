@@ -1,13 +1,15 @@
 """First purchase, profile completion and invites: rewards caused by other domains' events."""
 from app import events
-from app.errors import Conflict
+from app.errors import ApiError
 from app.extensions import db
+from coupons.models import Coupon
 from members.models import Member
 from points.ledger import summary
 from points.models import LedgerEntry
+from tasks import service as tasks_service
 from tasks.models import ReferralReward, TaskCompletion
 from tests.conftest import bearer
-from tests.coupon_stub import stub_coupons
+from tests.coupons.helpers import template
 from tests.tasks.helpers import define
 
 INVITE = {"code": "invite", "kind": "invite", "title": "邀请好友", "reward": {"points": 100},
@@ -51,16 +53,21 @@ def test_receiver_does_not_commit(client, login, marketing):
     assert db.session.get(Member, member_id).nickname is None
 
 
-def test_reward_failure_does_not_break_the_purchase(client, login, marketing, monkeypatch):
-    stub_coupons(monkeypatch, fail=Conflict("No coupons left.", code="coupon_out_of_stock"))
-    define(client, marketing, **{**FIRST, "reward": {"points": 50, "coupon_template_id": 99}})
+def test_reward_failure_does_not_break_the_purchase(client, login, marketing, caplog, monkeypatch):
+    monkeypatch.setattr(tasks_service.log, "disabled", False)  # alembic's logging config (migration test) disables it
+    t = template(claimable=False, active=False)  # stopped: every grant of it is refused
+    define(client, marketing, **{**FIRST, "reward": {"points": 50, "coupon_template_id": t.id}})
     _, member_id = login()
     member = db.session.get(Member, member_id)
     member.nickname = "kept"  # stands in for the purchase's own writes
     _purchase(member_id, 1)
+    refusals = [arg.code for record in caplog.records for arg in record.args or ()
+                if isinstance(arg, ApiError)]
+    assert refusals == ["coupon_template_stopped"]
     db.session.expire_all()
     assert db.session.get(Member, member_id).nickname == "kept"
     assert TaskCompletion.query.count() == 0 and summary(member_id)["balance"] == 0
+    assert Coupon.query.count() == 0
 
 
 def test_profile_completion_rewards_once(client, login, marketing, fake_wechat):

@@ -1,11 +1,12 @@
 from app.audit.models import AuditLog
-from app.errors import Conflict
-from coupons import templates
+from app.extensions import db
+from coupons import issuing
+from coupons.models import Coupon
 from points.ledger import summary
 from points.models import LedgerEntry
 from tasks.models import TaskCompletion
 from tests.conftest import bearer
-from tests.coupon_stub import stub_coupons
+from tests.coupons.helpers import no_such_template, template
 from tests.tasks.helpers import CHECKIN, define
 
 SHARE = {"code": "share", "kind": "share", "title": "分享好物", "reward": {"points": 2},
@@ -118,26 +119,33 @@ def test_task_list_shows_progress(client, login, marketing, at, tiers):
     assert items[1]["progress"]["done"] == 0
 
 
-def test_coupon_and_growth_rewards(client, login, marketing, monkeypatch):
-    grants = stub_coupons(monkeypatch)
-    define(client, marketing, code="share", kind="share", title="x", reward={"growth": 3, "coupon_template_id": 9})
+def test_coupon_and_growth_rewards(client, login, marketing):
+    t = template(claimable=False)
+    define(client, marketing, code="share", kind="share", title="x", reward={"growth": 3, "coupon_template_id": t.id})
     token, member_id = login()
+    _, other = login("bob")
+    issuing.grant(other, t.id, key="earlier", reason="test")  # so the coupon's id is not the completion's
+    db.session.commit()
     body = _complete(client, token, "share", "a").get_json()
-    assert body["reward"] == {"points": 0, "growth": 3, "coupon_ids": ["1"]}
+    coupon = Coupon.query.filter_by(member_id=member_id).one()
+    assert body["reward"] == {"points": 0, "growth": 3, "coupon_ids": [str(coupon.id)]}
     completion = TaskCompletion.query.one()
-    assert grants == [(member_id, 9, f"task:{completion.id}", "task")]
+    assert completion.coupon_id == str(coupon.id)
+    assert (coupon.member_id, coupon.template_id, coupon.grant_key, coupon.source, coupon.reason, coupon.state) == (
+        member_id, t.id, f"task:{completion.id}", "grant", "task", "available")
     from members.models import Member
 
     assert Member.query.get(member_id).growth == 3
 
 
-def test_failed_coupon_reward_changes_nothing(client, login, marketing, monkeypatch):
-    stub_coupons(monkeypatch, fail=Conflict("No coupons left.", code="coupon_out_of_stock"))
-    define(client, marketing, code="share", kind="share", title="x", reward={"points": 5, "coupon_template_id": 9})
+def test_failed_coupon_reward_changes_nothing(client, login, marketing):
+    t = template(claimable=False, stock=0)
+    define(client, marketing, code="share", kind="share", title="x", reward={"points": 5, "coupon_template_id": t.id})
     token, member_id = login()
     response = _complete(client, token, "share", "a")
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "coupon_out_of_stock"
     assert TaskCompletion.query.count() == 0 and summary(member_id)["balance"] == 0
+    assert Coupon.query.count() == 0
 
 
 def test_rate_limited_per_member(app, client, login, marketing):
@@ -210,18 +218,11 @@ def test_bad_definitions_are_refused(client, marketing, login, tiers):
     assert AuditLog.query.count() == 2
 
 
-def test_unknown_coupon_template_is_refused_once_coupons_can_tell(client, marketing, monkeypatch):
-    from app.errors import NotFound
-
-    def get_template(template_id):
-        if template_id != 7:
-            raise NotFound("no such template")
-        return object()
-
-    monkeypatch.setattr(templates, "get_template", get_template, raising=False)
-    bonus = {**CHECKIN, "streak_bonuses": [{"day": 7, "reward": {"coupon_template_id": 8}}]}
+def test_unknown_coupon_template_is_refused(client, marketing):
+    t = template(claimable=False)
+    bonus = {**CHECKIN, "streak_bonuses": [{"day": 7, "reward": {"coupon_template_id": no_such_template()}}]}
     bad = client.post("/api/v1/admin/tasks", json=bonus, headers=marketing)
     assert bad.status_code == 422 and "streak_bonuses" in bad.get_json()["error"]["fields"]
-    good = {**SHARE, "reward": {"points": 1, "coupon_template_id": 7}}
+    good = {**SHARE, "reward": {"points": 1, "coupon_template_id": t.id}}
     assert client.post("/api/v1/admin/tasks", json=good, headers=marketing).status_code == 201
-    assert AuditLog.query.count() == 1
+    assert [log.action for log in AuditLog.query.filter_by(target_type="task")] == ["task.create"]

@@ -3,6 +3,7 @@ from app.audit.models import AuditLog
 from app.extensions import db
 from members.models import Tier
 from tests.conftest import bearer
+from tests.coupons.helpers import no_such_template, template
 
 PLATINUM = {"code": "platinum", "name": "铂金会员", "rank": 3, "growth_threshold": 10000, "retention_threshold": 5000}
 
@@ -19,13 +20,16 @@ def test_public_ladder_shows_benefits(client, tiers):
     assert gold["display"][0]["title"]
 
 
-def test_create_and_edit_are_audited(client, tiers, marketing, coupon_grants):
+def test_create_and_edit_are_audited(client, tiers, marketing):
+    pack, gift = template(claimable=False), template(claimable=False)
     body = {**PLATINUM, "benefits": {"points_multiplier_percent": 200, "monthly_pack": [
-        {"coupon_template_id": 7, "count": 2}], "birthday_gift": {"points": 2000, "coupon_template_ids": [8]}}}
+        {"coupon_template_id": pack.id, "count": 2}], "birthday_gift": {"points": 2000,
+                                                                          "coupon_template_ids": [gift.id]}}}
     response = client.post("/api/v1/admin/tiers", headers=marketing, json=body)
     assert response.status_code == 201, response.get_json()
     created = response.get_json()
-    assert created["benefits"]["monthly_pack"] == [{"coupon_template_id": 7, "count": 2}]
+    assert created["benefits"]["monthly_pack"] == [{"coupon_template_id": pack.id, "count": 2}]
+    assert created["benefits"]["birthday_gift"]["coupon_template_ids"] == [gift.id]
     assert created["benefits"]["birthday_gift"]["when"] == "birthday"
     response = client.patch(f"/api/v1/admin/tiers/{created['id']}", headers=marketing, json={"name": "黑金会员"})
     assert response.status_code == 200 and response.get_json()["name"] == "黑金会员"
@@ -91,15 +95,18 @@ def test_bad_bodies(client, tiers, marketing):
         _rejected(client, marketing, "post", post, body, 422, field)
 
 
-def test_unknown_coupon_templates_are_422(client, tiers, marketing, coupon_grants):
+def test_unknown_coupon_templates_are_422(client, tiers, marketing):
     post = "/api/v1/admin/tiers"
-    pack = {**PLATINUM, "benefits": {"monthly_pack": [{"coupon_template_id": 7}, {"coupon_template_id": 404}]}}
+    known = template(claimable=False)
+    unknown = no_such_template()
+    pack = {**PLATINUM, "benefits": {"monthly_pack": [{"coupon_template_id": known.id},
+                                                      {"coupon_template_id": unknown}]}}
     _rejected(client, marketing, "post", post, pack, 422, "benefits.monthly_pack", "unknown_coupon_template")
-    gift = {**PLATINUM, "benefits": {"birthday_gift": {"coupon_template_ids": [404]}}}
+    gift = {**PLATINUM, "benefits": {"birthday_gift": {"coupon_template_ids": [known.id, unknown]}}}
     _rejected(client, marketing, "post", post, gift, 422, "benefits.birthday_gift", "unknown_coupon_template")
 
 
-def test_unknown_templates_without_a_coupons_domain(client, tiers, marketing):
+def test_a_monthly_pack_naming_an_unknown_template_is_refused(client, tiers, marketing):
     pack = {**PLATINUM, "benefits": {"monthly_pack": [{"coupon_template_id": 7}]}}
     _rejected(client, marketing, "post", "/api/v1/admin/tiers", pack, 422, code="unknown_coupon_template")
 

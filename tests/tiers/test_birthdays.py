@@ -2,11 +2,16 @@
 import threading
 from datetime import date
 
+from sqlalchemy import select
+
 from app.extensions import db
 from benefits import grants
+from coupons import templates
+from coupons.models import Coupon, CouponTemplate
 from members.models import Member
 from points.models import LedgerEntry
 from tests.conftest import bearer, postgres_only
+from tests.coupons.helpers import template
 from tiers import growth, ladder
 from tiers.models import BenefitGrant
 
@@ -20,6 +25,11 @@ def _member(login, name: str, birthday: date, start_growth: int = 0) -> int:
         growth.add_growth(member_id, start_growth, "purchase")
         db.session.commit()
     return member_id
+
+
+def _coupons() -> list[tuple[int, int, str]]:
+    """Every coupon issued, as (member, template, grant key)."""
+    return sorted(db.session.execute(select(Coupon.member_id, Coupon.template_id, Coupon.grant_key)).all())
 
 
 def _birthday_points(member_id: int) -> list[tuple[int, str]]:
@@ -100,29 +110,37 @@ def test_benefit_changes_do_not_touch_past_grants(tiers, login, client, marketin
                                                    (500, f"birthday:{member_id}:2027")]
 
 
-def test_coupon_gifts_and_batches(tiers, login, coupon_grants):
-    ladder.save_tier(tiers["normal"].id, {"benefits": {"birthday_gift": {"points": 0, "coupon_template_ids": [7, 8]}}})
+def test_coupon_gifts_and_batches(tiers, login):
+    first, second = template(claimable=False), template(claimable=False)
+    ladder.save_tier(tiers["normal"].id, {"benefits": {"birthday_gift": {
+        "points": 0, "coupon_template_ids": [first.id, second.id]}}})
     ids = [_member(login, f"m{i}", date(1990, 5, 20)) for i in range(3)]
     counts = grants.grant_birthday_gifts(date(2026, 5, 20), batch_size=2)
     assert counts == {"scanned": 3, "changed": 3, "skipped": 0, "failed": 0}
-    assert sorted((c["member_id"], c["template_id"], c["key"]) for c in coupon_grants.calls) == sorted(
-        (m, t, f"birthday:{m}:2026:{t}:0") for m in ids for t in (7, 8))
-    assert {c["reason"] for c in coupon_grants.calls} == {"birthday"}
+    expected = sorted((m, t.id, f"birthday:{m}:2026:{t.id}:0") for m in ids for t in (first, second))
+    assert _coupons() == expected
+    assert {(c.source, c.reason, c.state) for c in db.session.query(Coupon)} == {("grant", "birthday", "available")}
     assert grants.grant_birthday_gifts(date(2026, 5, 20), batch_size=2)["changed"] == 0
-    assert len(coupon_grants.calls) == 6
+    assert _coupons() == expected
+    db.session.expire_all()
+    assert [db.session.get(CouponTemplate, t.id).issued_count for t in (first, second)] == [3, 3]
     assert all(_birthday_points(m) == [] for m in ids)
 
 
-def test_a_failed_coupon_grants_nothing_and_is_retried(tiers, login, coupon_grants):
-    ladder.save_tier(tiers["normal"].id, {"benefits": {"birthday_gift": {"points": 50, "coupon_template_ids": [9]}}})
+def test_a_failed_coupon_grants_nothing_and_is_retried(tiers, login, caplog, monkeypatch):
+    monkeypatch.setattr(grants.log, "disabled", False)  # alembic's logging config (migration test) disables it
+    kept, stopped = template(claimable=False), template(claimable=False, active=False)
+    ladder.save_tier(tiers["normal"].id, {"benefits": {"birthday_gift": {
+        "points": 50, "coupon_template_ids": [kept.id, stopped.id]}}})
     member_id = _member(login, "eve", date(1990, 5, 20))
-    coupon_grants.fail_for.add(9)
     assert grants.grant_birthday_gifts(date(2026, 5, 20))["failed"] == 1
+    assert "coupon_template_stopped" in caplog.text
     assert _birthday_points(member_id) == [] and db.session.query(BenefitGrant).count() == 0
-    coupon_grants.fail_for.clear()
+    assert _coupons() == []  # not even the coupon of the template that could be issued
+    templates.update_template(stopped.id, {"active": True})
     assert grants.grant_birthday_gifts(date(2026, 5, 20))["changed"] == 1
     assert _birthday_points(member_id) == [(50, f"birthday:{member_id}:2026")]
-    assert len(coupon_grants.calls) == 1
+    assert _coupons() == sorted((member_id, t.id, f"birthday:{member_id}:2026:{t.id}:0") for t in (kept, stopped))
 
 
 def test_no_gift_without_birthday_or_gift(tiers, login):

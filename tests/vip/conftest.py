@@ -1,7 +1,6 @@
 import pytest
 
 from demo.fake_wechat import FakeWeChatPay
-from tests.tiers.conftest import coupon_grants  # noqa: F401  (shared fixture)
 
 
 @pytest.fixture

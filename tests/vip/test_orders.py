@@ -6,8 +6,10 @@ import xmltodict
 from wechatpy.pay.utils import calculate_signature
 
 from app.extensions import db
+from coupons.models import Coupon
 from members.models import Member, MemberTag
 from tests.conftest import bearer, postgres_only
+from tests.coupons.helpers import template
 from till import membership
 from vip import service
 from vip.models import VipOrder, VipPeriod
@@ -192,9 +194,10 @@ def test_expiry_keeps_the_tag_of_a_renewed_vip(client, login, plan, wxpay, at):
     assert db.session.get(MemberTag, (member_id, "vip")) is not None
 
 
-def test_vip_monthly_pack(client, login, wxpay, at, coupon_grants, tiers):
+def test_vip_monthly_pack(client, login, wxpay, at, tiers):
+    pack = template(claimable=False)
     plan = service.save_plan(None, {"code": "annual", "name": "年卡", "price": 29900, "duration_days": 365,
-                                    "benefits": {"monthly_pack": [{"coupon_template_id": 8, "count": 1}]}})
+                                    "benefits": {"monthly_pack": [{"coupon_template_id": pack.id, "count": 1}]}})
     at("2026-03-05T10:00:00+08:00")
     token, member_id = login("alice")
     login("bob")
@@ -202,14 +205,17 @@ def test_vip_monthly_pack(client, login, wxpay, at, coupon_grants, tiers):
     from benefits import grants
 
     # the pack arrives with the payment, not at the next monthly run, and that run does not give it again
-    assert [(c["member_id"], c["key"], c["reason"]) for c in coupon_grants.calls] == [
-        (member_id, f"vip_pack:{member_id}:2026-03:8:0", "vip_monthly_pack")]
+    coupons = [(c.member_id, c.template_id, c.grant_key, c.source, c.reason, c.state)
+               for c in db.session.query(Coupon)]
+    assert coupons == [(member_id, pack.id, f"vip_pack:{member_id}:2026-03:{pack.id}:0", "grant", "vip_monthly_pack",
+                        "available")]
     assert grants.grant_monthly_packs()["changed"] == 0
     at("2026-04-01T02:00:00+08:00")
     assert grants.grant_monthly_packs()["changed"] == 1  # April's, by the job
-    assert len(coupon_grants.calls) == 2
+    assert db.session.query(Coupon).count() == 2
     at("2027-04-01T10:00:00+08:00")
     assert grants.grant_monthly_packs()["changed"] == 0  # the VIP is over
+    assert db.session.query(Coupon).count() == 2
 
 
 def test_mark_paid_only_in_the_demo(client, login, plan, wxpay, app):

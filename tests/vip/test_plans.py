@@ -2,18 +2,20 @@
 from app.audit.models import AuditLog
 from app.extensions import db
 from tests.conftest import bearer
+from tests.coupons.helpers import no_such_template, template
 from vip.models import VipPlan
 
 ANNUAL = {"code": "annual", "name": "年卡VIP", "price": 29900, "duration_days": 365}
 
 
-def test_create_list_and_edit(client, marketing, coupon_grants):
-    body = {**ANNUAL, "benefits": {"points_multiplier_percent": 150, "monthly_pack": [{"coupon_template_id": 7}],
+def test_create_list_and_edit(client, marketing):
+    pack = template(claimable=False)
+    body = {**ANNUAL, "benefits": {"points_multiplier_percent": 150, "monthly_pack": [{"coupon_template_id": pack.id}],
                                    "vip_day": {"day_of_month": 8, "multiplier_percent": 200}}}
     response = client.post("/api/v1/admin/vip-plans", headers=marketing, json=body)
     assert response.status_code == 201, response.get_json()
     plan = response.get_json()
-    assert plan["benefits"]["monthly_pack"] == [{"coupon_template_id": 7, "count": 1}]
+    assert plan["benefits"]["monthly_pack"] == [{"coupon_template_id": pack.id, "count": 1}]
     hidden = client.post("/api/v1/admin/vip-plans", headers=marketing,
                          json={**ANNUAL, "code": "old", "active": False}).get_json()
     public = client.get("/api/v1/vip/plans").get_json()["items"]
@@ -26,7 +28,8 @@ def test_create_list_and_edit(client, marketing, coupon_grants):
         "vip_plan.create", "vip_plan.create", "vip_plan.update"]
 
 
-def test_bad_plans_change_nothing(client, marketing, coupon_grants):
+def test_bad_plans_change_nothing(client, marketing):
+    pack = template(claimable=False)
     cases = [
         ({**ANNUAL, "price": -29900}, "price"),
         ({**ANNUAL, "price": 0}, "price"),
@@ -38,8 +41,9 @@ def test_bad_plans_change_nothing(client, marketing, coupon_grants):
         ({**ANNUAL, "benefits": {"points_multiplier_percent": 50}}, "benefits"),
         ({**ANNUAL, "benefits": {"vip_day": {"day_of_month": 32, "multiplier_percent": 200}}}, "benefits"),
         ({**ANNUAL, "benefits": {"vip_day": {"day_of_month": 8}}}, "benefits"),
-        ({**ANNUAL, "benefits": {"monthly_pack": [{"coupon_template_id": 404}]}}, "benefits.monthly_pack"),
-        ({**ANNUAL, "benefits": {"monthly_pack": [{"coupon_template_id": 7, "count": -2}]}}, "benefits"),
+        ({**ANNUAL, "benefits": {"monthly_pack": [{"coupon_template_id": no_such_template()}]}},
+         "benefits.monthly_pack"),
+        ({**ANNUAL, "benefits": {"monthly_pack": [{"coupon_template_id": pack.id, "count": -2}]}}, "benefits"),
         ({**ANNUAL, "surprise": True}, "surprise"),
         ({"name": "x", "price": 100, "duration_days": 1}, "code"),
     ]
