@@ -5,11 +5,12 @@ reports and audiences. A purchase counts unless it was refunded in full.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Date, and_, case, exists, func, literal, or_, select, update
 
 from app import clock
+from app import jobs as job_runtime
 from app.audit import service as audit
 from app.errors import ValidationError
 from app.extensions import db
@@ -189,10 +190,13 @@ def compute_rfm(day: date | None = None) -> dict:
     scored = db.session.scalar(select(func.count()).select_from(MemberRfm))
     run = _mark_super_users(day, scored)
     db.session.commit()
-    changed = sum(tags._sync_family("super_user", tags._super_user, lo, hi, clock.now())
-                  for lo, hi in tags.member_id_batches())
-    db.session.commit()
-    return {"scanned": scored, "changed": changed, "skipped": 0, "failed": 0, "super_users": run.super_users}
+    counts = {**job_runtime.zero_counts(), "scanned": scored}
+    job_runtime.batch_done(counts)
+    for lo, hi in tags.member_id_batches():  # the super_user tag, batch by batch
+        counts["changed"] += tags._sync_family("super_user", tags._super_user, lo, hi, clock.now())
+        db.session.commit()
+        job_runtime.batch_done(counts)
+    return {**counts, "super_users": run.super_users}
 
 
 def _mark_super_users(day: date, scored: int) -> SegmentRun:
@@ -242,6 +246,23 @@ def check_stages(stages, field: str = "lifecycle") -> list[str]:
     return list(stages)
 
 
+def request_recompute() -> dict:
+    """Marketing asks for the segments now (RFM, super users, KOC, through the end of today) instead of
+    waiting for tonight's run over yesterday: the same job, queued under a key of its own, its progress in
+    job_runs. A second request in the same second is the same request."""
+    today = clock.business_today()
+    suffix = "-now-" + clock.now().astimezone(clock.business_tz()).strftime("%H%M%S")
+    job = job_runtime.enqueue("compute_rfm", today, suffix=suffix)
+    return {"job": "compute_rfm", "run_key": today.isoformat(), "job_id": f"compute_rfm-{today.isoformat()}{suffix}",
+            "queued": job is not None}
+
+
+def computed_at() -> datetime | None:
+    """When the segments shown were computed (the last run of the segments job)."""
+    run = latest_run()
+    return run.computed_at if run else None
+
+
 def rfm_report(segment: str | None = None, limit: int = 20) -> dict:
     """The segment distribution of the last run; with `segment`, its members by monetary value."""
     run = latest_run()
@@ -258,7 +279,8 @@ def rfm_report(segment: str | None = None, limit: int = 20) -> dict:
         members = list(db.session.scalars(
             select(MemberRfm).where(MemberRfm.segment == segment)
             .order_by(MemberRfm.monetary.desc(), MemberRfm.member_id).limit(limit)))
-    return {"computed_on": run.day if run else None, "members_with_purchases": total,
+    return {"computed_on": run.day if run else None, "computed_at": run.computed_at if run else None,
+            "members_with_purchases": total,
             "segments": distribution, "members": members}
 
 
@@ -266,12 +288,14 @@ def super_users_report(limit: int = 20) -> dict:
     """The top 20% by 12-month spend and their share of 12-month revenue (from the last RFM run)."""
     run = latest_run()
     if run is None:
-        return {"computed_on": None, "spenders_12m": 0, "super_users": 0, "revenue_12m": 0, "super_revenue_12m": 0,
+        return {"computed_on": None, "computed_at": None, "spenders_12m": 0, "super_users": 0, "revenue_12m": 0,
+                "super_revenue_12m": 0,
                 "revenue_share": 0.0, "threshold": 0, "top": []}
     top = list(db.session.scalars(
         select(MemberRfm).where(MemberRfm.super_user.is_(True))
         .order_by(MemberRfm.spend_12m.desc(), MemberRfm.member_id).limit(limit)))
-    return {"computed_on": run.day, "spenders_12m": run.spenders_12m, "super_users": run.super_users,
+    return {"computed_on": run.day, "computed_at": run.computed_at, "spenders_12m": run.spenders_12m,
+            "super_users": run.super_users,
             "revenue_12m": run.revenue_12m, "super_revenue_12m": run.super_revenue_12m,
             "revenue_share": ratio(run.super_revenue_12m, run.revenue_12m), "threshold": run.super_threshold,
             "top": top}
@@ -328,4 +352,4 @@ def koc_report(limit: int = 20) -> dict:
               "converted": koc.converted, "conversion_rate": ratio(koc.converted, koc.invites), "posts": koc.posts,
               "rank": index + 1} for index, (koc, member) in enumerate(rows)]
     computed_on = db.session.scalar(select(func.max(KocScore.computed_on)))
-    return {"computed_on": computed_on, "items": items}
+    return {"computed_on": computed_on, "computed_at": computed_at(), "items": items}

@@ -16,6 +16,7 @@ from reports.schemas import (
     LifecycleSettingsSchema,
     LimitArgs,
     RangeArgs,
+    RecomputeOut,
     RfmArgs,
     RfmOut,
     SummaryOut,
@@ -69,6 +70,15 @@ class Rfm(MethodView):
         if args["format"] == "csv":
             return _csv(summary.rows_csv(["segment", "members", "monetary", "share"], report["segments"]), "rfm")
         return report
+
+
+@reports_blp.route("/segments/recompute")
+class RecomputeSegments(MethodView):
+    @admin_required
+    @reports_blp.response(202, RecomputeOut)
+    def post(self):
+        """Compute RFM, super users and KOC now, through the end of today (progress: GET /admin/jobs)."""
+        return segments.request_recompute()
 
 
 @reports_blp.route("/super-users")

@@ -141,6 +141,7 @@ class RfmMember(Schema):
 
 class RfmOut(Schema):
     computed_on = fields.Date(allow_none=True)
+    computed_at = fields.DateTime(allow_none=True, metadata={"description": "when the segments job computed these"})
     members_with_purchases = fields.Integer()
     segments = fields.List(fields.Nested(SegmentCell))
     members = fields.List(fields.Nested(RfmMember))
@@ -148,6 +149,7 @@ class RfmOut(Schema):
 
 class SuperUsersOut(Schema):
     computed_on = fields.Date(allow_none=True)
+    computed_at = fields.DateTime(allow_none=True, metadata={"description": "when the segments job computed these"})
     spenders_12m = fields.Integer()
     super_users = fields.Integer()
     revenue_12m = fields.Integer()
@@ -169,6 +171,7 @@ class KocItem(Schema):
 
 class KocOut(Schema):
     computed_on = fields.Date(allow_none=True)
+    computed_at = fields.DateTime(allow_none=True, metadata={"description": "when the segments job computed these"})
     items = fields.List(fields.Nested(KocItem))
 
 
@@ -181,3 +184,10 @@ class LifecycleSettingsSchema(Schema):
 class LifecycleOut(Schema):
     stages = fields.Dict(keys=fields.String(), values=fields.Integer())
     settings = fields.Nested(LifecycleSettingsSchema)
+
+
+class RecomputeOut(Schema):
+    job = fields.String()
+    run_key = fields.String()
+    job_id = fields.String()
+    queued = fields.Boolean(metadata={"description": "false: the same request was queued a moment ago"})

@@ -191,3 +191,30 @@ def test_jobs_run_in_their_own_context(history, at):
     assert jobs.recompute_lifecycle("2026-03-01")["scanned"] == 1
     result = jobs.compute_rfm()
     assert result["scanned"] == 1 and result["koc"] == 0
+
+
+def test_marketing_recomputes_the_segments_now_with_today_in_them(client, marketing, staff, history, at):
+    from rq import Queue, SimpleWorker
+
+    from app.job_runs.models import JobRun
+    from app.redis_store import get_redis
+
+    _at_day(at, date(2026, 3, 1), hour=9)
+    buyer = history.member("today")
+    history.purchase(buyer, 5000)  # a purchase today: tonight's run (over yesterday) would not see it yet
+    assert client.get("/api/v1/admin/reports/rfm", headers=marketing).get_json()["computed_at"] is None
+    _at_day(at, date(2026, 3, 1), hour=10)
+    answer = client.post("/api/v1/admin/reports/segments/recompute", headers=marketing)
+    assert answer.status_code == 202 and answer.get_json()["queued"] is True
+    again = client.post("/api/v1/admin/reports/segments/recompute", headers=marketing).get_json()
+    assert again["queued"] is False and again["job_id"] == answer.get_json()["job_id"]  # a double click
+    SimpleWorker([Queue("default", connection=get_redis())], connection=get_redis()).work(
+        burst=True, with_scheduler=False)
+    run = db.session.scalar(select(JobRun).where(JobRun.job == "compute_rfm"))
+    assert (run.state, run.run_key, run.scanned) == ("succeeded", "2026-03-01", 1)
+    report = client.get("/api/v1/admin/reports/rfm", headers=marketing).get_json()
+    assert report["computed_on"] == "2026-03-01" and report["members_with_purchases"] == 1
+    assert report["computed_at"].startswith("2026-03-01T02:00")  # 10:00 in Shanghai
+    assert client.get("/api/v1/admin/reports/koc", headers=marketing).get_json()["computed_at"] == report["computed_at"]
+    assert client.post("/api/v1/admin/reports/segments/recompute", headers=staff).status_code == 403
+
