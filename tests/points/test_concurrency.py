@@ -1,4 +1,4 @@
-"""Races at the till, proven against PostgreSQL: threads with their own app context and connection."""
+"""Races at the till on SQLite and PostgreSQL: threads with their own app context and connection."""
 from __future__ import annotations
 
 import threading
@@ -9,11 +9,12 @@ from app.extensions import db
 from members import member_code
 from points import service as ledger
 from points.models import LedgerEntry, Purchase, Refund
-from tests.conftest import postgres_only
+from tests.concurrency import end_test_transaction
 
 
 def _race(app, n: int, request) -> list:
     """Run `request(client)` in n threads released together; returns their responses."""
+    end_test_transaction()
     barrier = threading.Barrier(n)
     results: list = [None] * n
 
@@ -39,7 +40,6 @@ def _earns() -> int:
     return db.session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "earn"))
 
 
-@postgres_only
 def test_fifty_threads_one_order_no_one_credit(app, staff, shopper):
     _, member_id = shopper
     body = {"order_no": "RACE1", "member_id": member_id, "items": [{"sku": "LATTE", "qty": 2}], "paid": 6000}
@@ -51,7 +51,6 @@ def test_fifty_threads_one_order_no_one_credit(app, staff, shopper):
     assert ledger.summary(member_id)["balance"] == 60
 
 
-@postgres_only
 def test_fifty_threads_one_order_no_with_a_member_code(app, staff, shopper):
     _, member_id = shopper
     code = member_code.issue(member_id).code
@@ -62,7 +61,6 @@ def test_fifty_threads_one_order_no_with_a_member_code(app, staff, shopper):
     assert db.session.scalar(select(func.count()).select_from(Purchase)) == 1 and _earns() == 1
 
 
-@postgres_only
 def test_twenty_purchases_spending_everything_one_wins(app, staff, shopper, give):
     _, member_id = shopper
     give(member_id, 1000)
@@ -82,7 +80,6 @@ def test_twenty_purchases_spending_everything_one_wins(app, staff, shopper, give
     assert min(e.balance_after for e in db.session.scalars(select(LedgerEntry))) >= 0
 
 
-@postgres_only
 def test_one_refund_no_from_many_threads_reverses_once(app, client, staff, shopper, buy):
     _, member_id = shopper
     assert buy(member_id, [("MUG", 1)], order_no="RR1").status_code == 201
@@ -95,7 +92,6 @@ def test_one_refund_no_from_many_threads_reverses_once(app, client, staff, shopp
     assert reversals == 1 and ledger.summary(member_id)["balance"] == 50
 
 
-@postgres_only
 def test_concurrent_different_refunds_never_exceed_paid(app, staff, shopper, buy):
     _, member_id = shopper
     buy(member_id, [("MUG", 1)], order_no="RR2")
@@ -107,7 +103,6 @@ def test_concurrent_different_refunds_never_exceed_paid(app, staff, shopper, buy
     assert ledger.summary(member_id)["balance"] == 10
 
 
-@postgres_only
 def test_racing_first_purchases_reward_the_first_purchase_once(app, client, marketing, staff, shopper):
     """Ten purchases of a new member at once: the purchase count, read back from the growth UPDATE under the
     member row's lock, makes exactly one of them the first; every one adds its growth."""

@@ -8,7 +8,8 @@ from members.models import Member
 from members.tiers import service
 from members.tiers.models import BenefitGrant
 from points.models import LedgerEntry
-from tests.conftest import bearer, postgres_only
+from tests.concurrency import end_test_transaction
+from tests.conftest import bearer
 
 
 def _member(login, name: str, birthday: date, growth: int = 0) -> int:
@@ -134,7 +135,6 @@ def test_no_gift_without_birthday_or_gift(tiers, login):
     assert db.session.query(BenefitGrant).count() == 0
 
 
-@postgres_only
 def test_concurrent_runs_grant_once(tiers, login, app):
     ids = [_member(login, f"c{i}", date(1990, 5, 20)) for i in range(6)]
     results = []
@@ -143,6 +143,7 @@ def test_concurrent_runs_grant_once(tiers, login, app):
         with app.app_context():
             results.append(service.grant_birthday_gifts(date(2026, 5, 20), batch_size=2))
 
+    end_test_transaction()
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
         thread.start()
