@@ -80,6 +80,28 @@ def test_twenty_purchases_spending_everything_one_wins(app, staff, shopper, give
     assert min(e.balance_after for e in db.session.scalars(select(LedgerEntry))) >= 0
 
 
+def test_twenty_adjustments_at_once_all_count(app, marketing, shopper):
+    """Each +100 reads the account and writes it back: none may be lost between a read and a write."""
+    _, member_id = shopper
+    url = f"/api/v1/admin/members/{member_id}/points-adjustments"
+    results = _race(app, 20, lambda c, i: c.post(url, headers=marketing, json={"delta": 100, "reason": f"race {i}"}))
+    assert {status for status, _ in results} == {201}, results
+    db.session.remove()
+    ledger_sum = db.session.scalar(select(func.sum(LedgerEntry.delta)).where(LedgerEntry.member_id == member_id))
+    assert ledger.summary(member_id)["balance"] == ledger_sum == 2000
+
+
+def test_twenty_purchases_at_once_all_earn(app, staff, shopper):
+    """Twenty orders of one member at once each earn 20 points into the same account: none may be lost."""
+    _, member_id = shopper
+    results = _race(app, 20, lambda c, i: c.post("/api/v1/pos/purchases", headers=staff, json={
+        "order_no": f"EACH{i}", "member_id": member_id, "items": [{"sku": "TEA", "qty": 1}], "paid": 2000}))
+    assert {status for status, _ in results} == {201}, results
+    db.session.remove()
+    ledger_sum = db.session.scalar(select(func.sum(LedgerEntry.delta)).where(LedgerEntry.member_id == member_id))
+    assert ledger.summary(member_id)["balance"] == ledger_sum == 20 * 20
+
+
 def test_one_refund_no_from_many_threads_reverses_once(app, client, staff, shopper, buy):
     _, member_id = shopper
     assert buy(member_id, [("MUG", 1)], order_no="RR1").status_code == 201
