@@ -61,6 +61,7 @@ class Config:
                                "redemption_ready": 7 * 24 * 3600}
     MEMBER_TOKEN_TTL = int(_env("MEMBER_TOKEN_TTL", str(7 * 24 * 3600)))
     OPERATOR_TOKEN_TTL = int(_env("OPERATOR_TOKEN_TTL", str(12 * 3600)))
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug.security's method for operators' passwords
     MEMBER_CODE_STEP_SECONDS = 30
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
@@ -92,6 +93,9 @@ class TestConfig(Config):
     TESTING = True
     SECRET_KEY = "test-secret-key-that-is-at-least-32-bytes"
     MEMBER_CODE_SECRET = "test-member-code-secret"
+    # A single PBKDF2 round: every staff and marketing token of the suite hashes and checks a password, and
+    # scrypt's cost is the point in production but only time here.
+    PASSWORD_HASH_METHOD = "pbkdf2:sha256:1"
     SQLALCHEMY_DATABASE_URI = database_url(_env("TEST_DATABASE_URL", "sqlite://"))
     REDIS_URL = _env("TEST_REDIS_URL")
     WECHAT_APPID = "wx-test-appid"

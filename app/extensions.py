@@ -7,7 +7,7 @@ from flask_migrate import Migrate
 from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from app.auth import current_identity_key
@@ -40,16 +40,34 @@ limiter = Limiter(key_func=_limiter_key)
 
 @event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record) -> None:
-    """SQLite (embedded mode) shared by gunicorn and RQ workers: WAL, a busy timeout, enforced foreign keys.
+    """SQLite (embedded mode) shared by gunicorn and RQ workers: WAL, a busy timeout, enforced foreign keys,
+    and pysqlite's own transaction handling switched off (`_sqlite_begin` emits the BEGIN instead).
 
-    pysqlite keeps its own transaction handling: reads outside a write hold no snapshot, so a request that
-    reads and then writes waits for other writers (busy timeout) instead of failing with SQLITE_BUSY. The
-    price is that a SAVEPOINT opened before the transaction's first write commits on release; code that
-    nests a savepoint on SQLite must have written first (see coupons.issuing.grant).
+    pysqlite would begin a transaction only at the first INSERT/UPDATE/DELETE: the reads before it ran outside
+    any transaction and took no lock (FOR UPDATE is a no-op on SQLite), so two requests could both read a
+    balance or a stock count and then both write (issue 14), and a SAVEPOINT opened before the first write
+    committed on release. With the BEGIN ours, savepoints nest in the transaction as on PostgreSQL.
     """
     if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None  # SQLAlchemy's recipe: pysqlite emits no BEGIN of its own
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: Connection) -> None:
+    """Every SQLite transaction takes the database's write lock at its BEGIN (BEGIN IMMEDIATE).
+
+    SQLite has one writer at a time and no FOR UPDATE: holding the write lock from a transaction's first
+    statement stands in for PostgreSQL's row locks, so what a transaction has read stays true until it commits.
+    A plain (deferred) BEGIN would not do: a transaction that read, then writes after another writer committed,
+    fails at once with SQLITE_BUSY instead of waiting. The price: a transaction that only reads waits for the
+    writer before it (up to the busy timeout) and holds later ones off until it ends, so a thread must not wait
+    on a second connection of its own while its session's transaction is open (app/jobs.py, job_runs).
+    Connections in SQLAlchemy's AUTOCOMMIT isolation level get no BEGIN.
+    """
+    if conn.dialect.name == "sqlite" and conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -123,6 +123,10 @@ def last_attempt() -> bool:
 
 def _run_recorded(name: str, func: Callable[..., Any], kwargs: dict) -> Any:
     rq_job = get_current_job()
+    # The run's row is written on its own connection. On SQLite every transaction holds the write lock from its
+    # BEGIN (app/extensions.py), so one this session still has open (a caller in the same app context that only
+    # read) would keep that connection waiting: it is committed first, as the job's first batch would have.
+    db.session.commit()
     run_id = job_runs.start(name, _run_key_of(kwargs, rq_job), rq_job.id if rq_job else None, _attempt_of(rq_job))
     run = _Run(run_id, on_progress=_progress_listener.get())
     token = _current.set(run)
@@ -134,8 +138,8 @@ def _run_recorded(name: str, func: Callable[..., Any], kwargs: dict) -> Any:
         raise
     finally:
         _current.reset(token)
-    # The job's service committed what it keeps; anything left open (a lazily created default row) ends here,
-    # so the run's own connection never waits on this session's write lock (SQLite has one writer).
+    # The job's service committed what it keeps; anything left open (a read, a lazily created default row) ends
+    # here, so the run's own connection never waits on this session's write lock (SQLite has one writer).
     db.session.rollback()
     counts = clean_counts(result) if isinstance(result, dict) else run.counts
     job_runs.finish(run_id, counts)

@@ -3,9 +3,20 @@ from __future__ import annotations
 
 import threading
 
+from app.extensions import db
+
+
+def end_test_transaction() -> None:
+    """Commit the test's own transaction before threads race. On SQLite every transaction holds the database's
+    write lock from its first statement (app/extensions.py), and the test's session, which its test client's
+    requests share, may have read since its last commit: every thread would wait on it until the busy timeout.
+    On PostgreSQL a transaction that only read blocks nobody."""
+    db.session.commit()
+
 
 def fire(app, calls: list[tuple[str, str, dict, dict | None]]) -> list[tuple[int, dict]]:
     """calls: (method, path, headers, json) -> [(status, body)] in the same order."""
+    end_test_transaction()
     barrier = threading.Barrier(len(calls), timeout=60)
     results: list = [None] * len(calls)
 

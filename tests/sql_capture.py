@@ -11,10 +11,13 @@ from app.extensions import db
 
 @contextmanager
 def statements() -> Iterator[list[str]]:
+    """The statements sent, but for a transaction's BEGIN: SQLAlchemy sends it itself on SQLite
+    (app/extensions.py), where psycopg sends it unseen on PostgreSQL; counts are the same on both."""
     seen: list[str] = []
 
     def record(conn, cursor, statement, *args) -> None:
-        seen.append(statement)
+        if statement != "BEGIN IMMEDIATE":
+            seen.append(statement)
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:

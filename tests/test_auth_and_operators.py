@@ -24,6 +24,26 @@ def test_wrong_password_and_unknown_user_answer_alike(client, stores):
     assert wrong.get_json() == unknown.get_json()
 
 
+@pytest.mark.parametrize(("method", "stored"), [("scrypt", "scrypt:32768:8:1"), ("pbkdf2:sha256:1", "pbkdf2:sha256:1")])
+def test_passwords_and_the_unknown_users_check_use_the_configured_method(client, stores, app, monkeypatch, method,
+                                                                         stored):
+    """Production hashes with scrypt, the suite with a cheap method; an unknown username is checked against a
+    hash of the same method, so it costs what a known one does."""
+    monkeypatch.setitem(app.config, "PASSWORD_HASH_METHOD", method)
+    service.create_operator("clerk", "secret-pass", "staff", "S1")
+    checked: list[str] = []
+    real_check = service.check_password_hash
+
+    def check(pwhash: str, password: str) -> bool:
+        checked.append(pwhash)
+        return real_check(pwhash, password)
+
+    monkeypatch.setattr(service, "check_password_hash", check)
+    for username in ("clerk", "ghost"):
+        client.post("/api/v1/auth/operator-login", json={"username": username, "password": "nope"})
+    assert [h.split("$")[0] for h in checked] == [stored, stored]  # the clerk's hash, then the dummy
+
+
 def test_more_than_five_failures_a_minute_is_429(client, stores):
     service.create_operator("clerk", "secret-pass", "staff", "S1")
     for _ in range(5):

@@ -1,5 +1,6 @@
 """Health, OpenAPI, the error envelope, the audit log, production config and the operator CLI."""
 import pytest
+from sqlalchemy import text
 
 from app.audit import service as audit
 from app.extensions import db
@@ -25,6 +26,13 @@ def test_readiness_fails_when_redis_is_gone(client, app):
         app.extensions["redis"] = saved
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"].startswith("error")
+
+
+def test_an_autocommit_connection_gets_no_begin():
+    """VACUUM refuses to run inside a transaction: SQLAlchemy's AUTOCOMMIT level must still mean no BEGIN on
+    SQLite, where app/extensions.py begins every other transaction itself."""
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM"))
 
 
 def test_openapi_document_lists_routes_and_security(client):

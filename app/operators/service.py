@@ -1,10 +1,14 @@
 """Operator accounts and their login.
 
-Passwords are hashed with werkzeug.security (scrypt); a wrong password and an unknown user get the same
-answer so the login cannot be used to discover usernames.
+Passwords are hashed with werkzeug.security, by the method of the PASSWORD_HASH_METHOD setting (scrypt; the
+test suite picks a cheap one); a wrong password and an unknown user get the same answer so the login cannot be
+used to discover usernames.
 """
 from __future__ import annotations
 
+from functools import cache
+
+from flask import current_app
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -13,8 +17,16 @@ from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.extensions import db
 from app.operators.models import Operator, Store
 
-# Computed once so an unknown username costs the same hashing time as a known one.
-_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+def _hash(password: str) -> str:
+    return generate_password_hash(password, method=current_app.config["PASSWORD_HASH_METHOD"])
+
+
+@cache
+def _dummy_hash(method: str) -> str:
+    """Checked for an unknown username, so it costs the same hashing time as a known one: computed once per
+    method, the method new passwords are hashed with."""
+    return generate_password_hash("not-a-real-password", method=method)
 
 
 def create_store(code: str, name: str) -> Store:
@@ -45,7 +57,7 @@ def create_operator(username: str, password: str, role: str, store_code: str | N
         raise Conflict(f"Operator {username} already exists.", code="operator_exists")
     operator = Operator(
         username=username,
-        password_hash=generate_password_hash(password),
+        password_hash=_hash(password),
         role=role,
         store_id=store.id if store else None,
     )
@@ -57,7 +69,7 @@ def create_operator(username: str, password: str, role: str, store_code: str | N
 def login(username: str, password: str) -> dict:
     operator = db.session.scalar(select(Operator).where(Operator.username == username, Operator.active.is_(True)))
     if operator is None:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(current_app.config["PASSWORD_HASH_METHOD"]), password)
     if operator is None or not check_password_hash(operator.password_hash, password):
         raise Unauthorized("Wrong username or password.", code="bad_credentials")
     token = issue_token("operator", operator.id, role=operator.role, store_id=operator.store_id)

@@ -10,7 +10,7 @@ from app.audit.models import AuditLog
 from app.extensions import db
 from coupons import issuing, templates
 from coupons.models import CouponTemplate
-from tests.conftest import postgres_only
+from tests.concurrency import end_test_transaction
 from tests.coupons.helpers import member, template
 
 BODY = {"code": "FULL100", "title": "满100减20", "kind": "amount_off", "amount_off": 2000, "threshold": 10000,
@@ -157,12 +157,12 @@ def test_demo_seed_is_idempotent():
     assert CouponTemplate.query.count() == len(demo.TEMPLATES)
 
 
-@postgres_only
 def test_concurrent_creates_of_one_code(app, marketing):
     def create(_):
         with app.app_context():
             return app.test_client().post("/api/v1/admin/coupon-templates", json=BODY, headers=marketing).status_code
 
+    end_test_transaction()
     with ThreadPoolExecutor(max_workers=6) as pool:
         statuses = list(pool.map(create, range(6)))
     assert statuses.count(201) == 1 and statuses.count(409) == 5

@@ -7,7 +7,8 @@ from app.extensions import db
 from coupons import checkout, expiry, issuing, jobs, stats
 from coupons.models import Coupon
 from marketing import issues
-from tests.conftest import bearer, postgres_only
+from tests.concurrency import end_test_transaction
+from tests.conftest import bearer
 from tests.coupons.helpers import member, member_headers, template
 
 
@@ -108,7 +109,6 @@ def test_expiry_job_is_batched_and_rerunnable(at):
     assert db.session.get(Coupon, keep.id).state == "available"
 
 
-@postgres_only
 def test_20_concurrent_verifications_one_succeeds(app, staff):
     code = _gift(member().id).code
 
@@ -117,6 +117,7 @@ def test_20_concurrent_verifications_one_succeeds(app, staff):
             return app.test_client().post("/api/v1/pos/coupons/verify", json={"coupon_code": code},
                                           headers=staff).status_code
 
+    end_test_transaction()
     with ThreadPoolExecutor(max_workers=20) as pool:
         statuses = list(pool.map(attempt, range(20)))
     assert statuses.count(200) == 1 and statuses.count(409) == 19

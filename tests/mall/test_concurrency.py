@@ -4,11 +4,10 @@ from app.extensions import db
 from mall.models import CatalogItem, Redemption
 from points.ledger import summary
 from tests.concurrency import fire
-from tests.conftest import bearer, postgres_only
+from tests.conftest import bearer
 from tests.mall.helpers import add_item, give_points
 
 
-@postgres_only
 def test_hundred_members_race_for_the_last_ten(app, client, login, marketing):
     item = add_item(client, marketing, stock=10)
     tokens = []
@@ -26,7 +25,6 @@ def test_hundred_members_race_for_the_last_ten(app, client, login, marketing):
     assert Redemption.query.count() == 10
 
 
-@postgres_only
 def test_one_member_twenty_requests_points_for_three(app, client, login, marketing):
     item = add_item(client, marketing, stock=100, points_price=100)
     token, member_id = login()
@@ -39,7 +37,6 @@ def test_one_member_twenty_requests_points_for_three(app, client, login, marketi
     assert db.session.get(CatalogItem, item["id"]).stock == 97
 
 
-@postgres_only
 def test_per_member_limit_holds_under_concurrency(app, client, login, marketing):
     item = add_item(client, marketing, stock=100, per_member_limit=2)
     token, member_id = login()
@@ -49,7 +46,6 @@ def test_per_member_limit_holds_under_concurrency(app, client, login, marketing)
     assert Redemption.query.count() == 2
 
 
-@postgres_only
 def test_same_idempotency_key_at_once_makes_one(app, client, login, marketing):
     item = add_item(client, marketing, stock=100)
     token, member_id = login()
@@ -61,7 +57,6 @@ def test_same_idempotency_key_at_once_makes_one(app, client, login, marketing):
     assert Redemption.query.count() == 1 and summary(member_id)["balance"] == 9_900
 
 
-@postgres_only
 def test_concurrent_cancels_return_points_once(app, client, login, marketing):
     item = add_item(client, marketing, stock=5)
     token, member_id = login()

@@ -1,20 +1,20 @@
-"""Races on identity, proven on PostgreSQL with real concurrent requests."""
+"""Races on identity, with real concurrent requests (SQLite and PostgreSQL)."""
 from concurrent.futures import ThreadPoolExecutor
 
 from app.errors import Conflict
 from app.extensions import db
 from members import member_code
 from members.models import ConsumedMemberCode, Member, MemberIdentity
-from tests.conftest import postgres_only
+from tests.concurrency import end_test_transaction
 
 
-@postgres_only
 def test_concurrent_first_logins_create_one_member(app):
     def login(_):
         with app.app_context():
             response = app.test_client().post("/api/v1/auth/wechat-login", json={"code": "test-racer"})
             return response.status_code, response.get_json()["member"]["id"]
 
+    end_test_transaction()
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(login, range(10)))
     assert {status for status, _ in results} == {200}
@@ -23,7 +23,6 @@ def test_concurrent_first_logins_create_one_member(app):
     assert db.session.query(MemberIdentity).count() == 1
 
 
-@postgres_only
 def test_one_member_code_consumed_once_under_race(app, login):
     _, member_id = login("alice")
     code = member_code.issue(member_id).code
@@ -38,6 +37,7 @@ def test_one_member_code_consumed_once_under_race(app, login):
                 db.session.rollback()
                 return "used"
 
+    end_test_transaction()
     with ThreadPoolExecutor(max_workers=10) as pool:
         results = list(pool.map(consume, range(10)))
     assert results.count("ok") == 1 and results.count("used") == 9

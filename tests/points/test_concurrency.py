@@ -1,4 +1,4 @@
-"""Races at the till, proven against PostgreSQL: threads with their own app context and connection."""
+"""Races at the till on SQLite and PostgreSQL: threads with their own app context and connection."""
 from __future__ import annotations
 
 import threading
@@ -9,12 +9,13 @@ from app.extensions import db
 from members import member_code
 from points import ledger as ledger
 from points.models import LedgerEntry
-from tests.conftest import postgres_only
+from tests.concurrency import end_test_transaction
 from till.models import Purchase, Refund
 
 
 def _race(app, n: int, request) -> list:
     """Run `request(client)` in n threads released together; returns their responses."""
+    end_test_transaction()
     barrier = threading.Barrier(n)
     results: list = [None] * n
 
@@ -40,7 +41,6 @@ def _earns() -> int:
     return db.session.scalar(select(func.count()).select_from(LedgerEntry).where(LedgerEntry.kind == "earn"))
 
 
-@postgres_only
 def test_fifty_threads_one_order_no_one_credit(app, staff, shopper):
     _, member_id = shopper
     body = {"order_no": "RACE1", "member_id": member_id, "items": [{"sku": "LATTE", "qty": 2}], "paid": 6000}
@@ -52,7 +52,6 @@ def test_fifty_threads_one_order_no_one_credit(app, staff, shopper):
     assert ledger.summary(member_id)["balance"] == 60
 
 
-@postgres_only
 def test_fifty_threads_one_order_no_with_a_member_code(app, staff, shopper):
     _, member_id = shopper
     code = member_code.issue(member_id).code
@@ -63,7 +62,6 @@ def test_fifty_threads_one_order_no_with_a_member_code(app, staff, shopper):
     assert db.session.scalar(select(func.count()).select_from(Purchase)) == 1 and _earns() == 1
 
 
-@postgres_only
 def test_twenty_purchases_spending_everything_one_wins(app, staff, shopper, give):
     _, member_id = shopper
     give(member_id, 1000)
@@ -83,7 +81,28 @@ def test_twenty_purchases_spending_everything_one_wins(app, staff, shopper, give
     assert min(e.balance_after for e in db.session.scalars(select(LedgerEntry))) >= 0
 
 
-@postgres_only
+def test_twenty_adjustments_at_once_all_count(app, marketing, shopper):
+    """Each +100 reads the account and writes it back: none may be lost between a read and a write."""
+    _, member_id = shopper
+    url = f"/api/v1/admin/members/{member_id}/points-adjustments"
+    results = _race(app, 20, lambda c, i: c.post(url, headers=marketing, json={"delta": 100, "reason": f"race {i}"}))
+    assert {status for status, _ in results} == {201}, results
+    db.session.remove()
+    ledger_sum = db.session.scalar(select(func.sum(LedgerEntry.delta)).where(LedgerEntry.member_id == member_id))
+    assert ledger.summary(member_id)["balance"] == ledger_sum == 2000
+
+
+def test_twenty_purchases_at_once_all_earn(app, staff, shopper):
+    """Twenty orders of one member at once each earn 20 points into the same account: none may be lost."""
+    _, member_id = shopper
+    results = _race(app, 20, lambda c, i: c.post("/api/v1/pos/purchases", headers=staff, json={
+        "order_no": f"EACH{i}", "member_id": member_id, "items": [{"sku": "TEA", "qty": 1}], "paid": 2000}))
+    assert {status for status, _ in results} == {201}, results
+    db.session.remove()
+    ledger_sum = db.session.scalar(select(func.sum(LedgerEntry.delta)).where(LedgerEntry.member_id == member_id))
+    assert ledger.summary(member_id)["balance"] == ledger_sum == 20 * 20
+
+
 def test_one_refund_no_from_many_threads_reverses_once(app, client, staff, shopper, buy):
     _, member_id = shopper
     assert buy(member_id, [("MUG", 1)], order_no="RR1").status_code == 201
@@ -96,7 +115,6 @@ def test_one_refund_no_from_many_threads_reverses_once(app, client, staff, shopp
     assert reversals == 1 and ledger.summary(member_id)["balance"] == 50
 
 
-@postgres_only
 def test_concurrent_different_refunds_never_exceed_paid(app, staff, shopper, buy):
     _, member_id = shopper
     buy(member_id, [("MUG", 1)], order_no="RR2")
@@ -108,7 +126,6 @@ def test_concurrent_different_refunds_never_exceed_paid(app, staff, shopper, buy
     assert ledger.summary(member_id)["balance"] == 10
 
 
-@postgres_only
 def test_racing_first_purchases_reward_the_first_purchase_once(app, client, marketing, staff, shopper):
     """Ten purchases of a new member at once: the purchase count, read back from the growth UPDATE under the
     member row's lock, makes exactly one of them the first; every one adds its growth."""

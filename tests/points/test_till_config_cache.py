@@ -29,9 +29,11 @@ def test_an_admin_price_change_reaches_the_next_quote(client, staff, marketing, 
 def test_a_change_committed_by_another_process_is_seen(client, staff, shopper):
     _, member_id = shopper
     assert _latte_quote(client, staff, member_id)["points_to_earn"] == 30
+    latte_id = db.session.scalar(db.select(Product.id).where(Product.sku == "LATTE"))
+    db.session.rollback()  # as a request ends: on SQLite the open transaction would hold the other writer off
     with Session(db.engine) as other:  # another worker: its own connection and session, through the ORM
         other.add(EarnRule(name="double", percent=200, priority=0, stackable=True, active=True))
-        other.get(Product, db.session.scalar(db.select(Product.id).where(Product.sku == "LATTE"))).list_price = 4000
+        other.get(Product, latte_id).list_price = 4000
         other.commit()
     quote = _latte_quote(client, staff, member_id)
     assert quote["payable"] == 4000 and quote["points_to_earn"] == 80

@@ -3,11 +3,10 @@ from collections import Counter
 from points.ledger import summary
 from tasks.models import CheckIn, TaskCompletion
 from tests.concurrency import fire
-from tests.conftest import bearer, postgres_only
+from tests.conftest import bearer
 from tests.tasks.helpers import CHECKIN, define
 
 
-@postgres_only
 def test_concurrent_checkins_of_one_member_make_one(app, client, login, marketing):
     define(client, marketing, **CHECKIN)
     token, member_id = login()
@@ -17,7 +16,6 @@ def test_concurrent_checkins_of_one_member_make_one(app, client, login, marketin
     assert CheckIn.query.count() == 1 and summary(member_id)["balance"] == 5
 
 
-@postgres_only
 def test_period_cap_holds_under_concurrency(app, client, login, marketing):
     define(client, marketing, code="share", kind="share", title="分享", reward={"points": 2},
            cap={"period": "day", "count": 3})
@@ -29,7 +27,6 @@ def test_period_cap_holds_under_concurrency(app, client, login, marketing):
     assert TaskCompletion.query.count() == 3 and summary(member_id)["balance"] == 6
 
 
-@postgres_only
 def test_same_ref_at_once_rewards_once(app, client, login, marketing):
     define(client, marketing, code="share", kind="share", title="分享", reward={"points": 2},
            cap={"period": "day", "count": 3})

@@ -43,7 +43,6 @@ def test_receiver_does_not_commit(client, login, marketing):
     define(client, marketing, **FIRST)
     _, member_id = login()
     # as the purchase service does: its own writes first, then the event, inside one transaction
-    # (on SQLite a SAVEPOINT issued before any write would itself open, and its RELEASE commit, the transaction)
     db.session.get(Member, member_id).nickname = "buyer"
     db.session.flush()
     events.purchase_recorded.send(None, member_id=member_id, purchase_id=1, order_no="T1", points_earned=0,

@@ -10,7 +10,8 @@ from coupons import templates
 from coupons.models import Coupon, CouponTemplate
 from members.models import Member
 from points.models import LedgerEntry
-from tests.conftest import bearer, postgres_only
+from tests.concurrency import end_test_transaction
+from tests.conftest import bearer
 from tests.coupons.helpers import template
 from tiers import growth, ladder
 from tiers.models import BenefitGrant
@@ -152,7 +153,6 @@ def test_no_gift_without_birthday_or_gift(tiers, login):
     assert db.session.query(BenefitGrant).count() == 0
 
 
-@postgres_only
 def test_concurrent_runs_grant_once(tiers, login, app):
     ids = [_member(login, f"c{i}", date(1990, 5, 20)) for i in range(6)]
     results = []
@@ -161,6 +161,7 @@ def test_concurrent_runs_grant_once(tiers, login, app):
         with app.app_context():
             results.append(grants.grant_birthday_gifts(date(2026, 5, 20), batch_size=2))
 
+    end_test_transaction()
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
         thread.start()

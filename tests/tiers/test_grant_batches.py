@@ -17,7 +17,7 @@ from members.models import Member
 from notifications.models import Notification
 from points import ledger as ledger
 from points.models import LedgerEntry, PointsAccount, PointsLot
-from tests.conftest import postgres_only
+from tests.concurrency import end_test_transaction
 from tests.coupons.helpers import members, template
 from tiers import growth, ladder
 from tiers.models import BenefitGrant
@@ -277,7 +277,6 @@ def test_monthly_packs_tier_and_vip_with_real_coupons(tiers, at):
     assert db.session.scalar(select(func.count(Coupon.id))) == (2 + 3 + 2) + (2 + 3 + 1)
 
 
-@postgres_only
 def test_purchases_racing_the_batch_grant_keep_the_ledger_exact(tiers, app):
     """Credits of the same members from other transactions while the job runs: the job locks each batch's
     accounts before writing, so balance_after, the lots and the cached accounts stay exact."""
@@ -304,6 +303,7 @@ def test_purchases_racing_the_batch_grant_keep_the_ledger_exact(tiers, app):
             except BaseException as exc:  # noqa: BLE001
                 errors.append(exc)
 
+    end_test_transaction()
     threads = [threading.Thread(target=till, args=(w,)) for w in range(4)] + [threading.Thread(target=job)]
     for thread in threads:
         thread.start()
@@ -318,7 +318,6 @@ def test_purchases_racing_the_batch_grant_keep_the_ledger_exact(tiers, app):
     assert ledger.verify() == []
 
 
-@postgres_only
 def test_a_credit_holding_an_account_lock_makes_the_batch_wait(tiers, app):
     _gift(tiers["normal"], 100)
     ids = _born(3, tiers["normal"])
@@ -337,6 +336,7 @@ def test_a_credit_holding_an_account_lock_makes_the_batch_wait(tiers, app):
             grants.grant_birthday_gifts(DAY)
             done.set()
 
+    end_test_transaction()
     threads = [threading.Thread(target=purchase), threading.Thread(target=job)]
     for thread in threads:
         thread.start()

@@ -8,7 +8,8 @@ from wechatpy.pay.utils import calculate_signature
 from app.extensions import db
 from coupons.models import Coupon
 from members.models import Member, MemberTag
-from tests.conftest import bearer, postgres_only
+from tests.concurrency import end_test_transaction
+from tests.conftest import bearer
 from tests.coupons.helpers import template
 from till import membership
 from vip import service
@@ -235,7 +236,6 @@ def test_mark_paid_only_in_the_demo(client, login, plan, wxpay, app):
     assert _member(member_id).vip_active()
 
 
-@postgres_only
 def test_concurrent_notifies_activate_once(client, login, plan, wxpay, app):
     token, member_id = login("alice")
     order_no = _order(client, token, plan.id)["order"]["order_no"]
@@ -246,6 +246,7 @@ def test_concurrent_notifies_activate_once(client, login, plan, wxpay, app):
         with app.app_context():
             answers.append(app.test_client().post("/api/v1/pay/notify", data=xml, content_type="text/xml").status_code)
 
+    end_test_transaction()
     threads = [threading.Thread(target=post) for _ in range(8)]
     for thread in threads:
         thread.start()

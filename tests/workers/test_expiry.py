@@ -4,6 +4,7 @@ from __future__ import annotations
 import threading
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from app import clock
@@ -14,7 +15,7 @@ from points import expiry
 from points import jobs as points_jobs
 from points import ledger as ledger
 from points.models import LedgerEntry, PointsAccount, PointsLot
-from tests.conftest import postgres_only
+from tests.concurrency import end_test_transaction
 from tests.workers.helpers import DAY, assert_balances_chain, credit, make_member, seed_population, spend, state_of
 
 
@@ -133,7 +134,6 @@ def test_points_expiring_reminder_once_per_member_and_day():
     assert (note.member_id, note.data["points"]) == (soon, 50)
 
 
-@postgres_only
 def test_expiry_interleaves_with_live_spending(app):
     """Threads spend while the job expires the same members' lots: no drift, every lot expired once."""
     expected = seed_population(30)
@@ -156,6 +156,7 @@ def test_expiry_interleaves_with_live_spending(app):
         with app.app_context():
             expiry.expire_points_lots(DAY, batch_size=4)
 
+    end_test_transaction()
     threads = [threading.Thread(target=shop, args=(n, list(expected))) for n in range(2)]
     threads.append(threading.Thread(target=expire))
     for thread in threads:
@@ -172,7 +173,7 @@ def test_expiry_interleaves_with_live_spending(app):
     assert_balances_chain()
 
 
-@postgres_only
+@pytest.mark.postgres(reason="SET LOCAL plan_cache_mode is PostgreSQL's planner; SQLite has no prepared plans")
 def test_batches_are_planned_for_their_own_ids():
     """Each expiry and activation batch asks PostgreSQL for a plan made for its ids (app.sql.custom_plans)
     before its CTE runs: from the sixth batch on psycopg prepares the statement, and the generic plan PostgreSQL
