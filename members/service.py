@@ -137,8 +137,8 @@ def update_profile(member_id: int, changes: dict) -> Member:
 
 
 def bind_phone(member_id: int, code: str) -> Member:
+    phone = wechat.phone_number(code)  # before any read: no transaction (on SQLite, no write lock) across the call
     member = get_member(member_id)
-    phone = wechat.phone_number(code)
     owner = db.session.scalar(select(Member).where(Member.phone == phone))
     if owner is not None and owner.id != member.id:
         raise Conflict("This phone number is bound to another member.", code="phone_taken")

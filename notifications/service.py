@@ -214,6 +214,7 @@ def _deliver_batch(rows: list, counts: dict) -> int:
             outcomes[row.id] = ("skipped", None, "no openid for this mini-program")
         else:
             to_send.append(row)
+    db.session.rollback()  # the reads above end here: no transaction (on SQLite, no write lock) across the calls
     client = wechat.client()
     with ThreadPoolExecutor(max_workers=SEND_CONCURRENCY) as pool:
         for row, outcome in zip(to_send, pool.map(lambda r: _send(client, openids[r.member_id], r), to_send),

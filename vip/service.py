@@ -141,12 +141,14 @@ def create_order(member_id: int, plan_id: int, client_ip: str | None = None) -> 
     if db.session.get(Member, member_id) is None:
         raise NotFound("No such member.", code="member_not_found")
     order_no = _new_order_no()
+    openid, price, name, duration = _openid(member_id), plan.price, plan.name, plan.duration_days
+    db.session.rollback()  # the reads end here: no transaction (on SQLite, no write lock) across WeChat Pay's call
     pay = wechat.pay_client()
     try:
         answer = pay.order.create(
-            trade_type="JSAPI", body=f"{plan.name}"[:120], total_fee=plan.price,
+            trade_type="JSAPI", body=name[:120], total_fee=price,
             notify_url=current_app.config["WECHAT_PAY_NOTIFY_URL"], client_ip=client_ip or "127.0.0.1",
-            user_id=_openid(member_id), out_trade_no=order_no,
+            user_id=openid, out_trade_no=order_no,
         )
     except WeChatPayException as exc:
         log.warning("WeChat Pay unified order failed: %s %s", exc.errcode, exc.errmsg or exc.return_msg)
@@ -158,8 +160,8 @@ def create_order(member_id: int, plan_id: int, client_ip: str | None = None) -> 
         log.warning("WeChat Pay unified order answer without a valid signature or prepay_id")
         raise ServiceUnavailable("WeChat Pay answered oddly; try again.", code="wechat_pay_error")
     prepay_id = answer["prepay_id"]
-    order = VipOrder(order_no=order_no, member_id=member_id, plan_id=plan.id, amount=plan.price,
-                     duration_days=plan.duration_days, prepay_id=prepay_id, created_at=clock.now())
+    order = VipOrder(order_no=order_no, member_id=member_id, plan_id=plan_id, amount=price,
+                     duration_days=duration, prepay_id=prepay_id, created_at=clock.now())
     db.session.add(order)
     db.session.commit()
     params = pay.jsapi.get_jsapi_params(prepay_id, timestamp=str(int(clock.now().timestamp())))
