@@ -4,8 +4,9 @@ How earn rules combine (also in README, "How earn rules combine"):
 
 1. Base points = paid (fen) x points_per_yuan / 100, spread over the lines in proportion to their totals
    (after member prices), so a line's share decides which category/SKU rules it meets.
-2. Membership multipliers (`members.service.membership_multipliers`: the tier's, later the VIP's) multiply
-   together and with the base: base x M. They are named in `applied_rules` with type "membership".
+2. Membership multipliers (`till.membership.membership_multipliers`: the tier's, the VIP's) multiply
+   together and with the base: base x M. `applied_rules` names the base (type "base") and each multiplier
+   (type "membership") with what it added over those before it.
 3. For each line, the earn rules that match it (active; tier, category, SKU lists empty or containing the
    member's tier / the line's category / SKU; the business day within start_date..end_date and among the
    ISO weekdays) are ordered by priority (highest first, then lowest id).
@@ -19,7 +20,7 @@ How earn rules combine (also in README, "How earn rules combine"):
    are never capped. A refund releases the refunded share of a purchase's bonus from the day it was earned
    (`release_uses`), so a purchase given back does not keep using up the member's cap.
 5. Points = floor(base x M) + the sum of each rule's floored, capped bonus; `applied_rules` lists every
-   rule with the points it added and whether a cap cut it.
+   rule with the points it added and whether a cap cut it, so its points add up to the purchase's.
 """
 from __future__ import annotations
 
@@ -156,19 +157,21 @@ def compute(member: Member, lines: list[dict], paid: int, day: date, policy: Poi
 
     -> {"points", "applied_rules": [...], "rule_points": {rule_id: points}}; writes nothing."""
     multipliers = membership.membership_multipliers(member.id, day)
+    subtotal = sum(line["total"] for line in lines)
+    base = Fraction(max(paid, 0) * policy.points_per_yuan, 100) if subtotal > 0 else Fraction(0)
+    # The base first, then each membership multiplier with what it adds on top of those before it, so the
+    # points of `applied_rules` add up to the purchase's points.
+    applied: list[dict] = [{"type": "base", "id": None, "name": "base", "percent": 100,
+                            "points": math.floor(base), "capped": False}]
     multiplier = Fraction(1)
-    applied: list[dict] = []
     for item in multipliers:
+        before = math.floor(base * multiplier)
         multiplier *= Fraction(int(item["percent"]), 100)
         applied.append({"type": "membership", "id": None, "name": item["name"], "percent": int(item["percent"]),
-                        "points": 0, "capped": False})
-    subtotal = sum(line["total"] for line in lines)
-    if paid <= 0 or subtotal <= 0:
+                        "points": math.floor(base * multiplier) - before, "capped": False})
+    if base <= 0:
         return {"points": 0, "applied_rules": applied, "rule_points": {}}
-    base = Fraction(paid * policy.points_per_yuan, 100)
     membership_points = math.floor(base * multiplier)
-    if applied:
-        applied[0]["points"] = membership_points - math.floor(base)  # what membership added over the base
     tier = ladder.tier_of(member)
     tier_code = tier.code if tier else None
     if rules is None:

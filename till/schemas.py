@@ -109,7 +109,8 @@ class QuoteLine(Schema):
 
 
 class AppliedRule(Schema):
-    type = fields.String(metadata={"description": "membership | earn_rule"})
+    type = fields.String(metadata={"description": "base | membership | earn_rule: their points add up to "
+                                                   "points_to_earn"})
     id = fields.Integer(allow_none=True)
     name = fields.String()
     percent = fields.Integer()

@@ -33,7 +33,8 @@ def test_member_day_doubles_only_on_its_weekday(client, staff, shopper, at):
     quote = _quote(client, staff, member_id, [("LATTE", 1)])
     assert quote["points_to_earn"] == 60
     assert [(r["type"], r["name"], r["points"]) for r in quote["applied_rules"]] == [
-        ("membership", "tier:normal", 0), ("earn_rule", "会员日", 30)]
+        ("base", "base", 30), ("membership", "tier:normal", 0), ("earn_rule", "会员日", 30)]
+    assert sum(r["points"] for r in quote["applied_rules"]) == quote["points_to_earn"]
     at(THURSDAY)
     assert _quote(client, staff, member_id, [("LATTE", 1)])["points_to_earn"] == 30
 
@@ -46,8 +47,10 @@ def test_tier_multiplier_comes_from_membership(client, staff, shopper, tiers, at
     at(WEDNESDAY)
     quote = _quote(client, staff, member_id, [("TEA", 1)])  # gold price 1800 -> 18 base x1.5 = 27, x2 -> +27
     assert quote["points_to_earn"] == 54
-    assert quote["applied_rules"][0] == {"type": "membership", "id": None, "name": "tier:gold", "percent": 150,
-                                         "points": 9, "capped": False}
+    assert quote["applied_rules"][:2] == [
+        {"type": "base", "id": None, "name": "base", "percent": 100, "points": 18, "capped": False},
+        {"type": "membership", "id": None, "name": "tier:gold", "percent": 150, "points": 9, "capped": False}]
+    assert sum(r["points"] for r in quote["applied_rules"]) == quote["points_to_earn"]
 
 
 def test_category_rule_counts_only_its_lines(client, staff, shopper):
@@ -81,7 +84,7 @@ def test_stackable_rules_add_their_bonuses(client, staff, shopper, at):
     _rule(name="half more", percent=150, priority=1)
     quote = _quote(client, staff, member_id, [("MUG", 1)])  # 100 base: +100 +50
     assert quote["points_to_earn"] == 250
-    assert [r["name"] for r in quote["applied_rules"][1:]] == ["double", "half more"]
+    assert [r["name"] for r in quote["applied_rules"][2:]] == ["double", "half more"]
 
 
 def test_exclusive_rule_of_highest_priority_wins_alone(client, staff, shopper):
@@ -97,7 +100,7 @@ def test_exclusive_rule_below_a_stackable_one_is_skipped(client, staff, shopper)
     _rule(name="triple exclusive", percent=300, priority=5, stackable=False)
     quote = _quote(client, staff, member_id, [("MUG", 1)])
     assert quote["points_to_earn"] == 200
-    assert [r["name"] for r in quote["applied_rules"][1:]] == ["double"]
+    assert [r["name"] for r in quote["applied_rules"][2:]] == ["double"]
 
 
 def test_inactive_rules_do_nothing(client, staff, shopper):
@@ -110,7 +113,7 @@ def test_cap_per_order(client, staff, shopper):
     _, member_id = shopper
     _rule(name="capped", cap_per_order=30)
     quote = _quote(client, staff, member_id, [("MUG", 1)])
-    assert quote["points_to_earn"] == 130 and quote["applied_rules"][1]["capped"] is True
+    assert quote["points_to_earn"] == 130 and quote["applied_rules"][2]["capped"] is True
 
 
 def test_cap_per_day_counts_earlier_purchases_that_day(client, staff, shopper, buy, at):
@@ -130,3 +133,17 @@ def test_points_are_earned_on_money_not_on_points(client, staff, shopper, give):
     body = {"member_id": member_id, "items": [{"sku": "LATTE", "qty": 1}], "points_to_use": 1000}
     quote = client.post("/api/v1/pos/quote", headers=staff, json=body).get_json()
     assert quote["payable"] == 2000 and quote["points_to_earn"] == 20
+
+
+def test_every_membership_multiplier_shows_what_it_added(client, staff, shopper, monkeypatch):
+    """A tier and a paid VIP both multiply: each names the points it added over those before it, and the
+    list adds up to the points earned (the VIP's share used to show as 0)."""
+    from till import membership
+
+    _, member_id = shopper
+    monkeypatch.setattr(membership, "membership_multipliers", lambda member_id, day: [
+        {"name": "tier:gold", "percent": 150}, {"name": "vip:annual", "percent": 150}])
+    quote = _quote(client, staff, member_id, [("TEA", 1)])  # 20 yuan paid: 20 x 1.5 = 30, x 1.5 = 45
+    assert [(r["name"], r["points"]) for r in quote["applied_rules"]] == [
+        ("base", 20), ("tier:gold", 10), ("vip:annual", 15)]
+    assert quote["points_to_earn"] == 45 == sum(r["points"] for r in quote["applied_rules"])

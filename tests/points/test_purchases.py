@@ -33,7 +33,8 @@ def test_quote_prices_lines_and_writes_nothing(client, staff, shopper):
         ("LATTE", 3000, 6000), ("CAKE", 1000, 1000)]
     assert body["subtotal"] == 7000 and body["payable"] == 7000 and body["points_to_earn"] == 70
     assert body["points_usable"] == 0 and body["points_used"] == 0
-    assert [r["name"] for r in body["applied_rules"]] == ["tier:normal"]
+    assert [(r["name"], r["points"]) for r in body["applied_rules"]] == [("base", body["points_to_earn"]),
+                                                                          ("tier:normal", 0)]
     assert _count(LedgerEntry) == 0 and _count(Purchase) == 0 and _count(ConsumedMemberCode) == 0
 
 
