@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
-from app.errors import Conflict, ValidationError
+from app.errors import Conflict
 from app.extensions import db
 from app.transactions import atomic
 from members import service as members_service
@@ -129,12 +129,9 @@ def next_bonus(task: TaskDefinition, streak: int) -> dict | None:
     return None
 
 
-def calendar_month(member_id: int, month: str) -> dict:
-    try:
-        year, number = (int(part) for part in month.split("-"))
-        first = date(year, number, 1)
-    except (ValueError, TypeError):
-        raise ValidationError("month", "Use YYYY-MM.") from None
+def calendar_month(member_id: int, month: str | None) -> dict:
+    """The days checked in during `month` ("YYYY-MM"; this business month when None)."""
+    first = clock.parse_month(month)[1]
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
     rows = list(db.session.scalars(select(CheckIn).where(CheckIn.member_id == member_id, CheckIn.day >= first,
                                                          CheckIn.day <= last).order_by(CheckIn.day)))

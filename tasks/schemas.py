@@ -147,7 +147,8 @@ class CheckInOut(Schema):
 
 
 class CalendarArgs(Schema):
-    month = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM."))
+    month = fields.String(load_default=None, validate=validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="Use YYYY-MM."),
+                          metadata={"description": "YYYY-MM; this business month when omitted"})
 
 
 class CalendarOut(Schema):

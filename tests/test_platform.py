@@ -1,7 +1,10 @@
 """Health, OpenAPI, the error envelope, the audit log, production config and the operator CLI."""
+from datetime import UTC, datetime
+
 import pytest
 from sqlalchemy import text
 
+from app import clock
 from app.audit import service as audit
 from app.extensions import db
 from config import ProductionConfig
@@ -81,6 +84,19 @@ def test_audit_log_filters_and_cursor(client, marketing):
                       headers=marketing).get_json()
     assert [e["target_id"] for e in rest["items"]] == ["1", "0"] and rest["next_cursor"] is None
     assert first["items"][0]["before"] == {"name": "a"} and first["items"][0]["after"] == {"name": "b"}
+    clock.set_now(datetime(2026, 3, 1, 15, 30, tzinfo=UTC))  # 23:30 on 1 March in Shanghai
+    audit.record("tier.update", "tier", 99, None, {"name": "late"})
+    db.session.commit()
+    clock.set_now(None)
+    on_day = client.get("/api/v1/admin/audit-log?since=2026-03-01&until=2026-03-01", headers=marketing)
+    assert on_day.status_code == 200 and [e["target_id"] for e in on_day.get_json()["items"]] == ["99"]
+    before = client.get("/api/v1/admin/audit-log?until=2026-02-28", headers=marketing).get_json()["items"]
+    assert before == []
+    moment = client.get("/api/v1/admin/audit-log?since=2026-03-01T23:00:00%2B08:00", headers=marketing).get_json()
+    assert "99" in [e["target_id"] for e in moment["items"]]
+    for wrong in ("2026-02-30", "yesterday", "2026-3-1"):
+        refused = client.get(f"/api/v1/admin/audit-log?since={wrong}", headers=marketing)
+        assert refused.status_code == 422 and "since" in refused.get_json()["error"]["fields"], wrong
     bad = client.get("/api/v1/admin/audit-log?cursor=%%%", headers=marketing)
     assert bad.status_code == 422
     too_many = client.get("/api/v1/admin/audit-log?limit=1000", headers=marketing)

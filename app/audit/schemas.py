@@ -1,5 +1,6 @@
 from marshmallow import Schema, fields
 
+from app.fields import DayOrMoment
 from app.pagination import ListArgs, page_schema
 
 
@@ -8,8 +9,8 @@ class AuditQuery(ListArgs):
     action = fields.String()
     target_type = fields.String()
     target_id = fields.String()
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
+    since = DayOrMoment("start", metadata={"description": "a moment with its offset, or a day: from its start"})
+    until = DayOrMoment("end", metadata={"description": "a moment with its offset, or a day: through its end"})
 
 
 class AuditEntry(Schema):

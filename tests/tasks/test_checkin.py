@@ -123,7 +123,9 @@ def test_calendar(client, login, marketing, at):
     for bad in ("2026-13", "2026-3", "march", ""):
         response = client.get(f"/api/v1/tasks/checkin/calendar?month={bad}", headers=bearer(token))
         assert response.status_code == 422 and "month" in response.get_json()["error"]["fields"], bad
-    assert client.get("/api/v1/tasks/checkin/calendar", headers=bearer(token)).status_code == 422
+    this_month = client.get("/api/v1/tasks/checkin/calendar", headers=bearer(token))  # no month: this one
+    assert this_month.status_code == 200 and this_month.get_json()["month"] == "2026-03"
+    assert this_month.get_json()["days"] == ["2026-03-01", "2026-03-02"]
 
 
 def test_no_checkin_task_is_409_and_changes_nothing(client, login):
