@@ -9,8 +9,13 @@ from app import references
 from app.errors import ValidationError as ApiValidationError
 
 
+# Format characters that emoji sequences need (👨‍👩‍👧 joins with U+200D; ZWNJ shapes some scripts); every other
+# format character (bidi overrides that reverse what a clerk reads, invisible separators) is refused.
+EMOJI_JOINERS = {"\u200d", "\u200c"}
+
+
 def _no_control_chars(value: str) -> None:
-    if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
+    if any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in EMOJI_JOINERS for ch in value):
         raise ValidationError("Must not contain control characters.")
 
 

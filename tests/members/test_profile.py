@@ -52,6 +52,11 @@ def test_bad_profile_input_changes_nothing(client, login, at):
         assert field in response.get_json()["error"]["fields"], (body, response.get_json())
     member = Member.query.get(member_id)
     assert member.birthday is None and member.nickname is None and member.gender == 0
+    family = "小艾\U0001F468\u200d\U0001F469\u200d\U0001F467"  # an emoji family: joined by U+200D
+    assert client.patch("/api/v1/me", headers=bearer(token), json={"nickname": family}).status_code == 200
+    assert Member.query.get(member_id).nickname == family
+    reversed_ = client.patch("/api/v1/me", headers=bearer(token), json={"nickname": "abc\u202edcba"})
+    assert reversed_.status_code == 422  # a right-to-left override would show the clerk another name
 
 
 def test_phone_binding_masked_unique(client, login, fake_wechat):
