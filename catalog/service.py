@@ -99,3 +99,17 @@ def for_skus(skus: list[str]) -> dict[str, Product]:
 def known_categories(categories: set[str]) -> set[str]:
     """Which of these categories at least one product is in (coupon scopes name categories)."""
     return set(db.session.scalars(select(Product.category).where(Product.category.in_(categories)).distinct()))
+
+
+def unknown_skus(skus) -> list[str]:
+    """SKUs absent from the catalogue, in order (a coupon scope or earn rule naming them would never match)."""
+    skus = list(dict.fromkeys(skus))
+    known = set(for_skus(skus)) if skus else set()
+    return [sku for sku in skus if sku not in known]
+
+
+def unknown_categories(categories) -> list[str]:
+    """Categories no product is in, in order."""
+    categories = list(dict.fromkeys(categories))
+    known = known_categories(set(categories)) if categories else set()
+    return [category for category in categories if category not in known]

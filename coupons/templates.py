@@ -99,18 +99,6 @@ def coupon_out(c: Coupon) -> dict:
             "used_at": c.used_at}
 
 
-# --- catalogue look-ups (the products belong to the points/till domain) -------------------------------
-
-def unknown_skus(skus: set[str]) -> set[str]:
-    """SKUs absent from the product catalogue (a scope naming them would never match a cart)."""
-
-    return set(skus) - set(products.for_skus(list(skus))) if skus else set()
-
-
-def unknown_categories(categories: set[str]) -> set[str]:
-    return set(categories) - products.known_categories(set(categories)) if categories else set()
-
-
 # --- templates (admin) --------------------------------------------------------------------------------
 
 def check_audience_names(audience: dict, *, check_tags: bool = True) -> None:
@@ -178,16 +166,16 @@ def _check_terms(data: dict, check_catalog: bool = True, check_tags: bool = True
     if not check_catalog:
         return
     if scope["kind"] == "skus":
-        missing = unknown_skus(set(scope["values"]))
+        missing = products.unknown_skus(set(scope["values"]))
         if missing:
             raise ValidationError("scope.values", f"Unknown SKUs: {', '.join(sorted(missing))}.", code="unknown_sku")
     if scope["kind"] == "categories":
-        missing = unknown_categories(set(scope["values"]))
+        missing = products.unknown_categories(set(scope["values"]))
         if missing:
             raise ValidationError("scope.values", f"Unknown categories: {', '.join(sorted(missing))}.",
                                   code="unknown_category")
     if kind == "gift":
-        missing = unknown_skus({data["gift_sku"]})
+        missing = products.unknown_skus({data["gift_sku"]})
         if missing:
             raise ValidationError("gift_sku", f"Unknown SKU: {data['gift_sku']}.", code="unknown_sku")
 

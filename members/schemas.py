@@ -8,7 +8,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 from app import references
 from app.errors import ValidationError as ApiValidationError
 
-
 # Format characters that emoji sequences need (👨‍👩‍👧 joins with U+200D; ZWNJ shapes some scripts); every other
 # format character (bidi overrides that reverse what a clerk reads, invisible separators) is refused.
 EMOJI_JOINERS = {"\u200d", "\u200c"}

@@ -37,6 +37,7 @@ from app.audit import service as audit
 from app.errors import NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
+from catalog import service as products
 from members.models import Member
 from points.models import PointsPolicy
 from tiers import ladder
@@ -73,9 +74,46 @@ def listing(active: bool | None, limit: int, cursor: str | None) -> dict:
 
 
 def _check(values: dict) -> None:
+    """A rule naming a tier, category or SKU that does not exist would silently never match."""
     ladder.check_codes(values.get("tiers") or [], "tiers")
+    unknown = products.unknown_categories(values.get("categories") or [])
+    if unknown:
+        raise ValidationError("categories", f"Unknown categories: {', '.join(unknown)}.", code="unknown_category")
+    unknown = products.unknown_skus(values.get("skus") or [])
+    if unknown:
+        raise ValidationError("skus", f"Unknown SKUs: {', '.join(unknown)}.", code="unknown_sku")
     if values.get("start_date") and values.get("end_date") and values["end_date"] < values["start_date"]:
         raise ValidationError("end_date", "Must not be before start_date.")
+
+
+def _covers(wider: list | None, narrower: list | None) -> bool:
+    """Every value `narrower` matches, `wider` matches too (None matches everything)."""
+    return wider is None or (narrower is not None and set(narrower) <= set(wider))
+
+
+def _shadowed_by(rule: EarnRule) -> list[EarnRule]:
+    """Active exclusive rules ranked above `rule` that match every line `rule` matches: `rule` never applies
+    while they are on (an exclusive rule is the only rule of its lines). Saved anyway; the answer warns."""
+    if not rule.active:
+        return []
+    found = []
+    for other in db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True), EarnRule.id != rule.id,
+                                                           EarnRule.stackable.is_(False))):
+        ranked_above = (other.priority, -other.id) > (rule.priority, -rule.id)
+        dates = ((other.start_date is None or (rule.start_date is not None and other.start_date <= rule.start_date))
+                 and (other.end_date is None or (rule.end_date is not None and other.end_date >= rule.end_date)))
+        if ranked_above and dates and all(_covers(getattr(other, name), getattr(rule, name))
+                                          for name in ("tiers", "categories", "skus", "weekdays")):
+            found.append(other)
+    return found
+
+
+def _answer(rule: EarnRule) -> dict:
+    warnings = [{"code": "shadowed", "rule_id": other.id,
+                 "message": f"Never applies while the exclusive rule {other.name!r} (id {other.id}, priority "
+                            f"{other.priority}) is on: it matches every line this rule matches and ranks above."}
+                for other in _shadowed_by(rule)]
+    return as_dict(rule) | {"warnings": warnings}
 
 
 def _normalise(values: dict) -> dict:
@@ -89,7 +127,7 @@ def _normalise(values: dict) -> dict:
     return out
 
 
-def create(values: dict) -> EarnRule:
+def create(values: dict) -> dict:
     values = _normalise(values)
     _check(values)
     rule = EarnRule(**values)
@@ -97,10 +135,10 @@ def create(values: dict) -> EarnRule:
     db.session.flush()
     audit.record("earn_rule.create", "earn_rule", rule.id, None, as_dict(rule))
     db.session.commit()
-    return rule
+    return _answer(rule)
 
 
-def update(rule_id: int, changes: dict) -> EarnRule:
+def update(rule_id: int, changes: dict) -> dict:
     rule = get(rule_id)
     before = as_dict(rule)
     changes = _normalise(changes)
@@ -109,7 +147,7 @@ def update(rule_id: int, changes: dict) -> EarnRule:
         setattr(rule, name, value)
     audit.record("earn_rule.update", "earn_rule", rule.id, before, as_dict(rule))
     db.session.commit()
-    return rule
+    return _answer(rule)
 
 
 # --- computing ----------------------------------------------------------------------------------------

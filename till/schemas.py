@@ -45,6 +45,12 @@ class EarnRulePatch(Schema):
     active = fields.Boolean()
 
 
+class RuleWarning(Schema):
+    code = fields.String(metadata={"description": "shadowed: an exclusive rule ranked above matches every line"})
+    rule_id = fields.Integer()
+    message = fields.String()
+
+
 class EarnRuleOut(Schema):
     id = fields.Integer()
     name = fields.String()
@@ -60,6 +66,7 @@ class EarnRuleOut(Schema):
     cap_per_order = fields.Integer(allow_none=True)
     cap_per_day = fields.Integer(allow_none=True)
     active = fields.Boolean()
+    warnings = fields.List(fields.Nested(RuleWarning), metadata={"description": "after a create or update"})
 
 
 class EarnRuleQuery(ListArgs):

@@ -124,3 +124,32 @@ def test_earn_rule_patch_is_checked_against_the_stored_rule(client, marketing, t
     response = client.patch(f"/api/v1/admin/earn-rules/{rule_id}", headers=marketing, json={"end_date": "2026-04-01"})
     assert response.status_code == 422
     assert db.session.get(EarnRule, rule_id).end_date is None
+
+
+def test_an_earn_rule_names_only_what_exists(client, marketing, catalogue):
+    for body, field, code in (({"categories": ["coffee", "cofee"]}, "categories", "unknown_category"),
+                              ({"skus": ["LATTE", "LATE"]}, "skus", "unknown_sku")):
+        response = client.post("/api/v1/admin/earn-rules", headers=marketing, json=RULE | body)
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == code
+        assert field in response.get_json()["error"]["fields"]
+    ok = client.post("/api/v1/admin/earn-rules", headers=marketing, json=RULE | {"categories": ["coffee"]})
+    assert ok.status_code == 201 and ok.get_json()["warnings"] == []
+
+
+def test_a_rule_an_exclusive_rule_above_always_wins_is_saved_with_a_warning(client, marketing, catalogue):
+    exclusive = client.post("/api/v1/admin/earn-rules", headers=marketing, json={
+        "name": "咖啡节", "percent": 300, "categories": ["coffee"], "priority": 20, "stackable": False}).get_json()
+    assert exclusive["warnings"] == []
+    shadowed = client.post("/api/v1/admin/earn-rules", headers=marketing, json=RULE | {"categories": ["coffee"]})
+    assert shadowed.status_code == 201
+    [warning] = shadowed.get_json()["warnings"]
+    assert warning["code"] == "shadowed" and warning["rule_id"] == exclusive["id"]
+    wider = client.post("/api/v1/admin/earn-rules", headers=marketing, json=RULE | {"name": "全场"})  # all lines
+    assert wider.get_json()["warnings"] == []  # tea and cakes still get it
+    above = client.patch(f"/api/v1/admin/earn-rules/{shadowed.get_json()['id']}", headers=marketing,
+                         json={"priority": 30})
+    assert above.get_json()["warnings"] == []  # ranked above the exclusive one now
+    client.patch(f"/api/v1/admin/earn-rules/{exclusive['id']}", headers=marketing, json={"active": False})
+    again = client.patch(f"/api/v1/admin/earn-rules/{shadowed.get_json()['id']}", headers=marketing,
+                         json={"priority": 5})
+    assert again.get_json()["warnings"] == []  # the exclusive rule is off
