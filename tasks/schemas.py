@@ -182,7 +182,10 @@ class CompleteOut(Schema):
     ref = fields.String()
     new = fields.Boolean(metadata={"description": "false: this ref was rewarded before; nothing changed"})
     completed_at = fields.DateTime()
-    reward = fields.Nested(PaidReward)
+    reward = fields.Nested(PaidReward, metadata={"description": "what this request gave (nothing for a ref "
+                                                               "reported before)"})
+    rewarded_before = fields.Nested(PaidReward, allow_none=True,
+                                    metadata={"description": "what the first report of this ref gave"})
     progress = fields.Nested(CompletionProgress)
 
 

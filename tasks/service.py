@@ -206,9 +206,13 @@ def record(task: TaskDefinition, member_id: int, ref: str) -> TaskCompletion:
 
 
 def _view(task: TaskDefinition, completion: TaskCompletion, new: bool) -> dict:
+    """`reward` is what this request gave: a ref reported again gives nothing, and says what it got the first
+    time in `rewarded_before` (a mini-program showing `reward` would otherwise celebrate points twice)."""
+    given = {"points": completion.points, "growth": completion.growth,
+             "coupon_ids": [completion.coupon_id] if completion.coupon_id else []}
     return {"task_code": task.code, "ref": completion.ref, "new": new, "completed_at": completion.created_at,
-            "reward": {"points": completion.points, "growth": completion.growth,
-                       "coupon_ids": [completion.coupon_id] if completion.coupon_id else []},
+            "reward": given if new else {"points": 0, "growth": 0, "coupon_ids": []},
+            "rewarded_before": None if new else given,
             "progress": {"period": completion.period_key, "done": completion.slot, "cap": task.cap_count}}
 
 

@@ -43,6 +43,9 @@ def test_same_ref_never_rewards_twice(client, login, marketing, at):
     again = _complete(client, token, "share", "page-1")
     assert again.status_code == 200 and again.get_json()["new"] is False
     assert again.get_json()["completed_at"] == first["completed_at"]
+    assert first["reward"]["points"] == 2 and first["rewarded_before"] is None
+    assert again.get_json()["reward"] == {"points": 0, "growth": 0, "coupon_ids": []}  # nothing given now
+    assert again.get_json()["rewarded_before"] == first["reward"]
     at("2026-03-05T10:00:00+08:00")  # another day: still the same ref
     assert _complete(client, token, "share", "page-1").get_json()["new"] is False
     assert summary(member_id)["balance"] == 2 and TaskCompletion.query.count() == 1
