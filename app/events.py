@@ -13,7 +13,7 @@ member_registered = _events.signal("member-registered")
 # kwargs: member_id, purchase_id, order_no, points_earned, earn_entry_id (or None), first (bool) -- emitted by
 # points' purchase service
 purchase_recorded = _events.signal("purchase-recorded")
-# kwargs: member_id, purchase_id, refund_id, full (bool)
+# kwargs: member_id, purchase_id, refund_id, full (bool), first (bool: a full refund of the member's first purchase)
 purchase_refunded = _events.signal("purchase-refunded")
 # kwargs: member_id, from_tier, to_tier, reason
 tier_changed = _events.signal("tier-changed")

@@ -197,3 +197,11 @@ def grant_new_member_coupons(member_id: int) -> int:
         except ApiError as exc:
             log.info("new-member coupon %s skipped for member %s: %s", template.code, member_id, exc.code)
     return count
+
+
+def withdraw(member_id: int, key: str) -> int:
+    """Take back the still-available coupons granted to a member under `key` (a reward whose cause was
+    refunded), inside the caller's transaction; a coupon already used stays used. Returns how many."""
+    return db.session.execute(
+        update(Coupon).where(Coupon.member_id == member_id, Coupon.grant_key == key, Coupon.state == "available")
+        .values(state="revoked").execution_options(synchronize_session=False)).rowcount

@@ -17,13 +17,16 @@ from app import clock
 from app.errors import ApiError
 from app.extensions import db
 from app.pagination import keyset_page
+from coupons import issuing
 from members import service as members_service
 from members.models import Member
 from points import ledger as points_service
-from tasks.common import pay
-from tasks.models import ReferralReward
+from tasks.common import pay, reward_amounts
+from tasks.models import ReferralReward, TaskCompletion, TaskDefinition
 from tasks.service import CapReached, complete_for_system, find_completion, record, running
+from tiers import growth as tier_growth
 from tiers import ladder
+from tiers.models import GrowthEvent
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,50 @@ def on_purchase_recorded(member_id: int, purchase_id: int, first: bool) -> None:
     for task in running("first_purchase"):
         complete_for_system(task, member_id, "first_purchase")
     reward_inviter(member_id, purchase_id)
+
+
+def on_purchase_refunded(member_id: int, first: bool) -> None:
+    """A first purchase refunded in full takes back what it earned beyond itself: the member's first-purchase
+    reward, the inviter's invite reward and the invitee's welcome reward (buying and returning a first order
+    must not farm them). Points come back as a reversal (maybe debt), growth is removed, unused coupons are
+    withdrawn. The member's next purchase is not a first one, so nothing is paid again."""
+    if not first:
+        return
+    for task in _tasks_of_kind("first_purchase"):
+        completion = find_completion(task.id, member_id, "first_purchase")
+        if completion is not None:
+            _take_back(member_id, f"task:{completion.id}", completion.points, completion.growth, completion.id)
+    referral = db.session.scalar(select(ReferralReward).where(ReferralReward.invitee_id == member_id,
+                                                              ReferralReward.state != "taken_back"))
+    if referral is None:
+        return
+    if referral.completion_id is not None:
+        completion = db.session.get(TaskCompletion, referral.completion_id)
+        _take_back(referral.inviter_id, f"task:{completion.id}", completion.points, completion.growth, completion.id)
+    if referral.task_id is not None:
+        task = db.session.get(TaskDefinition, referral.task_id)
+        points, growth = reward_amounts(task.invitee_reward)
+        _take_back(member_id, f"task:{task.id}:invitee:{member_id}", points, growth, member_id)
+    referral.state = "taken_back"
+
+
+def _tasks_of_kind(kind: str) -> list[TaskDefinition]:
+    """Every task of a kind, on or off: a reward paid while a task was on is taken back after it is off."""
+    return list(db.session.scalars(select(TaskDefinition).where(TaskDefinition.kind == kind)))
+
+
+def _take_back(member_id: int, key: str, points: int, growth: int, cause_id: int) -> None:
+    """Reverse what `pay` gave under `key`, once: the reversal's ledger key and growth ref say it was done."""
+    done_key = f"takeback:{key}"
+    if points_service.find_entry("reverse", done_key) is not None or db.session.scalar(
+            select(GrowthEvent.id).where(GrowthEvent.member_id == member_id, GrowthEvent.ref == done_key)):
+        return
+    if points > 0 and points_service.find_entry("grant", key) is not None:
+        points_service.reverse(member_id, points, key=done_key, cause_type="task", cause_id=cause_id,
+                               note="its first purchase was refunded")
+    if growth > 0:
+        tier_growth.add_growth(member_id, -growth, reason="refund", ref=done_key)
+    issuing.withdraw(member_id, key)
 
 
 def reward_inviter(invitee_id: int, purchase_id: int | None) -> ReferralReward | None:

@@ -195,7 +195,8 @@ class Referral(Schema):
     avatar_url = fields.String(allow_none=True)
     joined_at = fields.DateTime()
     state = fields.String(metadata={
-        "description": "joined | rewarded | capped (period cap reached) | not_eligible (tier) | no_task"})
+        "description": "joined | rewarded | capped (period cap reached) | not_eligible (tier) | no_task | "
+                       "taken_back (the first purchase was refunded in full)"})
     points = fields.Integer()
     converted_at = fields.DateTime(allow_none=True)
 

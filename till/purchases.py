@@ -162,6 +162,12 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
 
 # --- refunds ------------------------------------------------------------------------------------------
 
+def _was_first(purchase: Purchase) -> bool:
+    """Whether this was the member's first purchase (what first-purchase and invite rewards were paid for)."""
+    first_id = db.session.scalar(select(func.min(Purchase.id)).where(Purchase.member_id == purchase.member_id))
+    return first_id == purchase.id
+
+
 def _find_refund(store_id: int, refund_no: str) -> Refund | None:
     return db.session.scalar(select(Refund).where(Refund.store_id == store_id, Refund.refund_no == refund_no)
                              .execution_options(populate_existing=True))
@@ -287,7 +293,7 @@ def _write_refund(store_id: int, purchase: Purchase, body: dict, digest: str) ->
     if full:
         checkout.restore_for_refund(purchase.id)
     events.purchase_refunded.send(None, member_id=purchase.member_id, purchase_id=purchase.id, refund_id=row.id,
-                                  full=full)
+                                  full=full, first=full and _was_first(purchase))
     db.session.flush()
     answer = {
         "refund_no": row.refund_no,

@@ -172,3 +172,44 @@ def test_unknown_or_another_stores_order_is_404(client, shopper, buy, staff, ope
     response = _refund(client, other_store, "S1-9", refund_no="v", lines=[{"sku": "TEA", "qty": 1}])
     assert response.status_code == 404 and response.get_json()["error"]["code"] == "purchase_not_found"
     assert db.session.scalar(select(func.count()).select_from(Refund)) == 0
+
+
+def test_a_first_purchase_refunded_in_full_takes_back_the_rewards_it_triggered(client, staff, login, catalogue,
+                                                                               buy, marketing):
+    """Buying and returning a first order must not farm the first-purchase, invite and welcome rewards."""
+    from tasks.models import ReferralReward
+    from tests.tasks.helpers import define
+
+    welcome = template(claimable=False)
+    define(client, marketing, code="first", kind="first_purchase", title="首单有礼",
+           reward={"points": 50, "growth": 5, "coupon_template_id": welcome.id})
+    define(client, marketing, code="invite", kind="invite", title="邀请好友", reward={"points": 100},
+           cap={"period": "month", "count": 5}, invitee_reward={"points": 30})
+    inviter_token, inviter_id = login("inviter")
+    code = client.get("/api/v1/me", headers=bearer(inviter_token)).get_json()["invite_code"]
+    _, friend_id = login("friend", inviter_code=code)
+    assert buy(friend_id, [("CAKE", 1)], order_no="F1").status_code == 201  # 10 yuan: 10 points, 10 growth
+    assert ledger.summary(inviter_id)["balance"] == 100
+    assert ledger.summary(friend_id)["balance"] == 10 + 50 + 30
+    assert _refund(client, staff, "F1", refund_no="R1", amount=500).status_code == 201  # half: rewards stay
+    assert ledger.summary(inviter_id)["balance"] == 100 and ledger.summary(friend_id)["balance"] == 5 + 50 + 30
+    assert _refund(client, staff, "F1", refund_no="R2", full=True).status_code == 201
+    assert ledger.summary(inviter_id)["balance"] == 0 and ledger.summary(friend_id)["balance"] == 0
+    assert db.session.scalar(select(Coupon.state).where(Coupon.member_id == friend_id)) == "revoked"
+    from members.models import Member
+
+    assert db.session.get(Member, friend_id).growth == 0
+    assert db.session.scalar(select(ReferralReward.state)) == "taken_back"
+    assert buy(friend_id, [("CAKE", 1)], order_no="F2").status_code == 201  # not a first purchase any more
+    assert ledger.summary(inviter_id)["balance"] == 0 and ledger.summary(friend_id)["balance"] == 10
+
+
+def test_refunding_a_later_purchase_takes_back_no_first_purchase_reward(client, staff, shopper, buy, marketing):
+    from tests.tasks.helpers import define
+
+    define(client, marketing, code="first", kind="first_purchase", title="首单有礼", reward={"points": 50})
+    _, member_id = shopper
+    buy(member_id, [("CAKE", 1)], order_no="A1")
+    buy(member_id, [("CAKE", 1)], order_no="A2")
+    assert _refund(client, staff, "A2", refund_no="R1", full=True).status_code == 201
+    assert ledger.summary(member_id)["balance"] == 10 + 50
