@@ -12,20 +12,11 @@ from tiers import ladder
 def profile(member_id: int) -> dict:
     """What /me shows: the member, their tier and the next one, points and VIP."""
     member = members_service.get_member(member_id)
-    upcoming = ladder.next_tier(member)
     return {
-        "id": member.id,
-        "nickname": member.nickname,
-        "avatar_url": member.avatar_url,
-        "gender": member.gender,
-        "phone": members_service.mask_phone(member.phone),
-        "birthday": member.birthday,
+        **members_service.identity_fields(member),
         "tier": member.tier,
         "growth": member.growth,
-        "next_tier": None if upcoming is None else {
-            "code": upcoming.code, "name": upcoming.name,
-            "growth_needed": max(0, upcoming.growth_threshold - member.growth),
-        },
+        "next_tier": ladder.next_tier_progress(member),
         "points": ledger.summary(member.id),
         "vip": {"active": member.vip_active(), "until": member.vip_until},
         "invite_code": member.invite_code,

@@ -107,14 +107,6 @@ def search(filters: dict, limit: int, cursor: str | None) -> dict:
     return {"items": items, "next_cursor": page["next_cursor"]}
 
 
-def _next_tier(member: Member) -> dict | None:
-    upcoming = ladder.next_tier(member)
-    if upcoming is None:
-        return None
-    return {"code": upcoming.code, "name": upcoming.name,
-            "growth_needed": max(0, upcoming.growth_threshold - member.growth)}
-
-
 def detail(member_id: int) -> dict:
     """One member as the console shows it; every part is read for `member_id` only (no other member's
     ledger, coupons or tags), and the inviter appears as an id the operator may open (and so audit) in turn."""
@@ -125,18 +117,13 @@ def detail(member_id: int) -> dict:
     tags = db.session.scalars(select(MemberTag).where(MemberTag.member_id == member_id).order_by(MemberTag.tag))
     referrals = db.session.scalar(select(func.count()).select_from(Member).where(Member.invited_by_id == member_id))
     return {
-        "id": member.id,
-        "nickname": member.nickname,
-        "avatar_url": member.avatar_url,
-        "gender": member.gender,
-        "phone": members_service.mask_phone(member.phone),
-        "birthday": member.birthday,
+        **members_service.identity_fields(member),
         "invite_code": member.invite_code,
         "source_channel": member.source_channel,
         "created_at": member.created_at,
         "last_login_at": member.last_login_at,
         "tier": member.tier,
-        "next_tier": _next_tier(member),
+        "next_tier": ladder.next_tier_progress(member),
         "tier_review_on": member.tier_review_on,
         "growth": member.growth,
         "points": points_service.summary(member_id),

@@ -37,6 +37,12 @@ def get_member(member_id: int) -> Member:
     return member
 
 
+def identity_fields(member: Member) -> dict:
+    """How a member is shown to themselves and to operators: the phone always masked."""
+    return {"id": member.id, "nickname": member.nickname, "avatar_url": member.avatar_url, "gender": member.gender,
+            "phone": mask_phone(member.phone), "birthday": member.birthday}
+
+
 def entry_tier() -> Tier | None:
     return db.session.scalar(select(Tier).order_by(Tier.rank.asc()).limit(1))
 

@@ -131,6 +131,15 @@ def next_tier(member: Member) -> Tier | None:
     return db.session.scalar(select(Tier).where(Tier.rank > current_rank).order_by(Tier.rank.asc()).limit(1))
 
 
+def next_tier_progress(member: Member) -> dict | None:
+    """The tier above the member's and the growth still needed to reach it (None at the top)."""
+    upcoming = next_tier(member)
+    if upcoming is None:
+        return None
+    return {"code": upcoming.code, "name": upcoming.name,
+            "growth_needed": max(0, upcoming.growth_threshold - member.growth)}
+
+
 def _tier_dict(tier: Tier) -> dict:
     return {name: getattr(tier, name) for name in TIER_FIELDS}
 
