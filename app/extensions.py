@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from app.auth import current_identity_key
+from app.openapi import Api
 
 # Deterministic constraint names so Alembic revisions are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -34,7 +34,7 @@ def _limiter_key() -> str:
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+api = Api()  # app.openapi.Api: the error envelope documented for every operation
 limiter = Limiter(key_func=_limiter_key)
 
 

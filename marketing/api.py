@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.auth import ADMIN_ROLES, admin_required, current_identity
+from app.openapi import Blueprint as UploadBlueprint
 from coupons.schemas import IssueIn, IssueOut
 from marketing import audiences, issues, members, tags
 from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery
@@ -15,9 +16,8 @@ from marketing.schemas import (
     AudienceListArgs,
     AudiencePage,
     AudiencePatch,
-    BulkFile,
-    BulkForm,
     BulkOut,
+    BulkUpload,
     MemberTagsOut,
     PreviewOut,
     SavedAudienceOut,
@@ -28,7 +28,7 @@ from marketing.schemas import (
 
 members_blp = Blueprint("admin_members", __name__, url_prefix="/api/v1/admin/members",
                         description="Marketing: find members and open one (phones masked; opening one is audited)")
-tags_blp = Blueprint("tags", __name__, url_prefix="/api/v1/admin", description="Member tags")
+tags_blp = UploadBlueprint("tags", __name__, url_prefix="/api/v1/admin", description="Member tags")
 audiences_blp = Blueprint("audiences", __name__, url_prefix="/api/v1/admin/audiences", description="Audiences")
 issues_blp = Blueprint("coupon_issues", __name__, url_prefix="/api/v1/admin",
                        description="Targeted coupon issues")
@@ -90,13 +90,12 @@ class Tags(MethodView):
 @tags_blp.route("/tags/bulk")
 class BulkTags(MethodView):
     @admin_required
-    @tags_blp.arguments(BulkForm, location="form")
-    @tags_blp.arguments(BulkFile, location="files")
+    @tags_blp.arguments(BulkUpload, location="multipart")
     @tags_blp.response(200, BulkOut)
-    def post(self, form, files):
+    def post(self, body):
         """Add (or remove) a manual tag for the members a CSV names by `member_id` or `phone`; the good rows
         are applied and the others reported row by row; audited."""
-        return tags.bulk_tag(form["tag"], files["file"].read(), form["action"])
+        return tags.bulk_tag(body["tag"], body["file"].read(), body["action"])
 
 
 @audiences_blp.route("")
