@@ -98,6 +98,24 @@ class TestConfig(Config):
     WECHAT_TEMPLATE_REDEMPTION_READY = "demo-tpl-redemption-ready"
 
 
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_VARIETY = 8  # distinct characters: refuses "aaaa..." and "abab..." keys
+
+
+def weak_secret(value: str | None, length: int = MIN_SECRET_LENGTH, exact: bool = False) -> str | None:
+    """Why `value` cannot sign tokens, member codes or payments in production, or None when it can.
+
+    A short or repetitive key can be guessed or brute-forced offline from one token (HS256) or one member code;
+    WeChat Pay's v2 API key is exactly 32 characters by WeChat's own rule."""
+    if not value:
+        return "must be set"
+    if (len(value) != length) if exact else (len(value) < length):
+        return f"must be {'exactly' if exact else 'at least'} {length} characters"
+    if len(set(value)) < MIN_SECRET_VARIETY:
+        return f"must be random (at least {MIN_SECRET_VARIETY} different characters)"
+    return None
+
+
 class ProductionConfig(Config):
     """PostgreSQL + Redis + real secrets; validated by `check()` at start-up."""
 
@@ -107,10 +125,13 @@ class ProductionConfig(Config):
     @classmethod
     def check(cls, values: dict) -> None:
         problems = []
-        if values.get("SECRET_KEY") in (None, DEFAULT_SECRET):
-            problems.append("SECRET_KEY must be set")
-        if values.get("MEMBER_CODE_SECRET") in (None, DEFAULT_CODE_SECRET):
-            problems.append("MEMBER_CODE_SECRET must be set")
+        for name, default, exact in (("SECRET_KEY", DEFAULT_SECRET, False),
+                                     ("MEMBER_CODE_SECRET", DEFAULT_CODE_SECRET, False),
+                                     ("WECHAT_PAY_API_KEY", DEMO_WECHAT["WECHAT_PAY_API_KEY"], True)):
+            value = values.get(name)
+            reason = "must be set" if value == default else weak_secret(value, exact=exact)
+            if reason:
+                problems.append(f"{name} {reason}")
         if not _env("DATABASE_URL") or str(values.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
             problems.append("DATABASE_URL must point at PostgreSQL")
         if not values.get("REDIS_URL"):
@@ -118,7 +139,7 @@ class ProductionConfig(Config):
         if values.get("TEST_LOGINS"):
             problems.append("test logins cannot be enabled in production")
         for name, demo_value in DEMO_WECHAT.items():
-            if values.get(name) in (None, "", demo_value):
+            if name != "WECHAT_PAY_API_KEY" and values.get(name) in (None, "", demo_value):
                 problems.append(f"{name} must be set")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))
