@@ -59,6 +59,15 @@ class Config:
     MEMBER_CODE_STEP_SECONDS = 30
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Login throttles (flask-limiter strings). Operator logins count failures only: per client address whatever
+    # the usernames (one client guessing many accounts), and per client address and username (guessing one
+    # account), never per username alone, so nobody can lock an operator out by failing in their name.
+    OPERATOR_LOGIN_FAILURES_PER_CLIENT = _env("OPERATOR_LOGIN_FAILURES_PER_CLIENT", "20/minute")
+    OPERATOR_LOGIN_FAILURES_PER_ACCOUNT = _env("OPERATOR_LOGIN_FAILURES_PER_ACCOUNT", "5/minute")
+    # Shopper logins per client address, every attempt (each may create a member and calls WeChat).
+    WECHAT_LOGINS_PER_CLIENT = _env("WECHAT_LOGINS_PER_CLIENT", "30/minute")
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none, use the peer).
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
     API_TITLE = "Membership & loyalty API"
     API_VERSION = "v1"
@@ -96,6 +105,7 @@ class TestConfig(Config):
     WECHAT_TEMPLATE_COUPON_EXPIRING = "demo-tpl-coupon-expiring"
     WECHAT_TEMPLATE_TIER_CHANGED = "demo-tpl-tier-changed"
     WECHAT_TEMPLATE_REDEMPTION_READY = "demo-tpl-redemption-ready"
+    WECHAT_LOGINS_PER_CLIENT = "100000/minute"  # every test logs in from 127.0.0.1; the throttle's test lowers it
 
 
 MIN_SECRET_LENGTH = 32

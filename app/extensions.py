@@ -26,10 +26,17 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def client_address() -> str:
+    """The caller's address: the peer, or what `TRUSTED_PROXIES` proxies in front of us said it was (ProxyFix in
+    create_app). Behind an unconfigured proxy every client would share the proxy's address, and one abuser would
+    rate-limit them all."""
+    return request.remote_addr or "anonymous"
+
+
 def _limiter_key() -> str:
     """Rate limits are per identity when a token is present, else per client address."""
 
-    return current_identity_key() or (request.remote_addr or "anonymous")
+    return current_identity_key() or client_address()
 
 
 db = SQLAlchemy(model_class=Base)

@@ -83,3 +83,58 @@ def test_operator_token_without_store_cannot_act_at_a_till(client, app):
         token = issue_token("operator", 99, role="staff", store_id=None)
     response = client.post("/api/v1/pos/scan", headers=bearer(token), json={"member_code": "1" * 18})
     assert response.status_code == 403
+
+
+def _from(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def test_failures_in_a_username_do_not_lock_its_owner_out(client, stores):
+    service.create_operator("clerk", "secret-pass", "staff", "S1")
+    for _ in range(5):
+        failed = client.post("/api/v1/auth/operator-login", json={"username": "clerk", "password": "x"},
+                             **_from("203.0.113.9"))
+        assert failed.status_code == 401
+    blocked = client.post("/api/v1/auth/operator-login", json={"username": "clerk", "password": "secret-pass"},
+                          **_from("203.0.113.9"))
+    assert blocked.status_code == 429  # the guessing client
+    owner = client.post("/api/v1/auth/operator-login", json={"username": "clerk", "password": "secret-pass"},
+                        **_from("198.51.100.7"))
+    assert owner.status_code == 200  # the owner, from the till
+
+
+def test_one_client_trying_many_usernames_is_throttled(client, stores):
+    answers = [client.post("/api/v1/auth/operator-login", json={"username": f"user{n}", "password": "x"},
+                           **_from("203.0.113.9")).status_code for n in range(30)]
+    assert answers == [401] * 20 + [429] * 10
+    other = client.post("/api/v1/auth/operator-login", json={"username": "user0", "password": "x"},
+                        **_from("198.51.100.7"))
+    assert other.status_code == 401
+
+
+def test_wechat_login_is_throttled_per_client_address(app, client):
+    app.config["WECHAT_LOGINS_PER_CLIENT"] = "3/minute"
+    try:
+        answers = [client.post("/api/v1/auth/wechat-login", json={"code": f"test-m{n}"},
+                               **_from("203.0.113.9")).status_code for n in range(4)]
+        elsewhere = client.post("/api/v1/auth/wechat-login", json={"code": "test-m9"}, **_from("198.51.100.7"))
+    finally:
+        app.config["WECHAT_LOGINS_PER_CLIENT"] = "100000/minute"
+    assert answers == [200, 200, 200, 429]
+    assert elsewhere.status_code == 200
+
+
+def test_behind_trusted_proxies_the_client_is_the_forwarded_address(app):
+    from server import create_app
+
+    proxied = create_app("test", {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "DEMO_DIR", "REDIS_URL",
+                                                                   "WECHAT_API_BASE")}
+                         | {"TRUSTED_PROXIES": 1, "WECHAT_LOGINS_PER_CLIENT": "1/minute"})
+    client = proxied.test_client()
+
+    def login(code: str, forwarded: str) -> int:
+        return client.post("/api/v1/auth/wechat-login", json={"code": code}, headers={"X-Forwarded-For": forwarded},
+                           **_from("10.0.0.2")).status_code  # 10.0.0.2: the proxy
+
+    assert [login("test-a", "203.0.113.9"), login("test-b", "203.0.113.9")] == [200, 429]
+    assert login("test-c", "198.51.100.7") == 200  # another shopper behind the same proxy
