@@ -9,7 +9,7 @@ from app.auth import ADMIN_ROLES, admin_required, current_identity
 from app.openapi import Blueprint as UploadBlueprint
 from coupons.schemas import IssueIn, IssueOut
 from marketing import audiences, issues, members, tags
-from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery
+from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery, RevokedSessionsOut
 from marketing.schemas import (
     AudienceFilter,
     AudienceIn,
@@ -25,6 +25,7 @@ from marketing.schemas import (
     TagIn,
     TagQuery,
 )
+from members import service as member_service
 
 members_blp = Blueprint("admin_members", __name__, url_prefix="/api/v1/admin/members",
                         description="Marketing: find members and open one (phones masked; opening one is audited)")
@@ -53,6 +54,16 @@ class AdminMember(MethodView):
         """One member: profile, tier, points, VIP, tags, latest ledger, coupons, tier history, referrals.
         Writes a `member.view` audit row."""
         return members.detail(member_id)
+
+
+@members_blp.route("/<int:member_id>/revoke-sessions")
+class RevokeSessions(MethodView):
+    @admin_required
+    @members_blp.response(200, RevokedSessionsOut)
+    def post(self, member_id):
+        """End every session of the member: tokens issued until now are refused (401 `token_revoked`) at their
+        next request; the member logs in again. Audited (`member.revoke_sessions`)."""
+        return member_service.revoke_sessions(member_id)
 
 
 @tags_blp.route("/members/<int:member_id>/tags")
