@@ -65,6 +65,15 @@ class Config:
     MEMBER_CODE_STEP_SECONDS = 30
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
+    # Login throttles (flask-limiter strings). Operator logins count failures only: per client address whatever
+    # the usernames (one client guessing many accounts), and per client address and username (guessing one
+    # account), never per username alone, so nobody can lock an operator out by failing in their name.
+    OPERATOR_LOGIN_FAILURES_PER_CLIENT = _env("OPERATOR_LOGIN_FAILURES_PER_CLIENT", "20/minute")
+    OPERATOR_LOGIN_FAILURES_PER_ACCOUNT = _env("OPERATOR_LOGIN_FAILURES_PER_ACCOUNT", "5/minute")
+    # Shopper logins per client address, every attempt (each may create a member and calls WeChat).
+    WECHAT_LOGINS_PER_CLIENT = _env("WECHAT_LOGINS_PER_CLIENT", "30/minute")
+    # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none, use the peer).
+    TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
 
     API_TITLE = "Membership & loyalty API"
     API_VERSION = "v1"
@@ -105,6 +114,25 @@ class TestConfig(Config):
     WECHAT_TEMPLATE_COUPON_EXPIRING = "demo-tpl-coupon-expiring"
     WECHAT_TEMPLATE_TIER_CHANGED = "demo-tpl-tier-changed"
     WECHAT_TEMPLATE_REDEMPTION_READY = "demo-tpl-redemption-ready"
+    WECHAT_LOGINS_PER_CLIENT = "100000/minute"  # every test logs in from 127.0.0.1; the throttle's test lowers it
+
+
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_VARIETY = 8  # distinct characters: refuses "aaaa..." and "abab..." keys
+
+
+def weak_secret(value: str | None, length: int = MIN_SECRET_LENGTH, exact: bool = False) -> str | None:
+    """Why `value` cannot sign tokens, member codes or payments in production, or None when it can.
+
+    A short or repetitive key can be guessed or brute-forced offline from one token (HS256) or one member code;
+    WeChat Pay's v2 API key is exactly 32 characters by WeChat's own rule."""
+    if not value:
+        return "must be set"
+    if (len(value) != length) if exact else (len(value) < length):
+        return f"must be {'exactly' if exact else 'at least'} {length} characters"
+    if len(set(value)) < MIN_SECRET_VARIETY:
+        return f"must be random (at least {MIN_SECRET_VARIETY} different characters)"
+    return None
 
 
 class ProductionConfig(Config):
@@ -116,10 +144,13 @@ class ProductionConfig(Config):
     @classmethod
     def check(cls, values: dict) -> None:
         problems = []
-        if values.get("SECRET_KEY") in (None, DEFAULT_SECRET):
-            problems.append("SECRET_KEY must be set")
-        if values.get("MEMBER_CODE_SECRET") in (None, DEFAULT_CODE_SECRET):
-            problems.append("MEMBER_CODE_SECRET must be set")
+        for name, default, exact in (("SECRET_KEY", DEFAULT_SECRET, False),
+                                     ("MEMBER_CODE_SECRET", DEFAULT_CODE_SECRET, False),
+                                     ("WECHAT_PAY_API_KEY", DEMO_WECHAT["WECHAT_PAY_API_KEY"], True)):
+            value = values.get(name)
+            reason = "must be set" if value == default else weak_secret(value, exact=exact)
+            if reason:
+                problems.append(f"{name} {reason}")
         if not _env("DATABASE_URL") or str(values.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
             problems.append("DATABASE_URL must point at PostgreSQL")
         if not values.get("REDIS_URL"):
@@ -127,7 +158,7 @@ class ProductionConfig(Config):
         if values.get("TEST_LOGINS"):
             problems.append("test logins cannot be enabled in production")
         for name, demo_value in DEMO_WECHAT.items():
-            if values.get(name) in (None, "", demo_value):
+            if name != "WECHAT_PAY_API_KEY" and values.get(name) in (None, "", demo_value):
                 problems.append(f"{name} must be set")
         if problems:
             raise RuntimeError("refusing to start in production: " + "; ".join(problems))

@@ -1,11 +1,17 @@
 """Bearer tokens and the decorators that say who may call a route.
 
 Three kinds of caller (ARCHITECTURE rule 9): members (WeChat login), store staff (bound to a store) and
-marketing/admin operators. A token carries kind, role and store so a route can decide without a query.
+marketing/admin operators. A token carries kind, role and store so a route can decide without more queries.
+
+A signature alone would keep a token working for its whole life (12 h for operators, 7 days for members) after
+its operator was disabled or its member's sessions were revoked. So each decoded token is also checked against
+its subject's row: one primary-key read per request, by the check the row's owner registers
+(`check_sessions_with`, like app/references.py: members live above this layer).
 """
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,6 +27,19 @@ ADMIN_ROLES = ("marketing", "admin")  # configure the program
 ALL_ROLES = STORE_ROLES + ADMIN_ROLES
 
 
+# kind -> check(subject id, claims): raises Unauthorized when the subject no longer accepts the token.
+_session_checks: dict[str, Callable[[int, dict], None]] = {}
+
+
+def check_sessions_with(kind: str, check: Callable[[int, dict], None]) -> None:
+    """Register the row check for one kind of token (the owner of that kind's table calls it at import)."""
+    _session_checks[kind] = check
+
+
+def revoked(message: str) -> Unauthorized:
+    return Unauthorized(message, code="token_revoked")
+
+
 @dataclass(frozen=True)
 class Identity:
     kind: str  # "member" | "operator"
@@ -31,8 +50,10 @@ class Identity:
 
 def issue_token(kind: str, subject_id: int, role: str | None = None, store_id: int | None = None) -> str:
     ttl = current_app.config["MEMBER_TOKEN_TTL" if kind == "member" else "OPERATOR_TOKEN_TTL"]
-    issued = int(clock.now().timestamp())
-    claims = {"sub": str(subject_id), "kind": kind, "iat": issued, "exp": issued + ttl}
+    now = clock.now().timestamp()
+    # iat to the millisecond: a revocation (a member's `tokens_valid_after`) must tell apart the token issued just
+    # before it from the login just after it, which whole seconds cannot.
+    claims = {"sub": str(subject_id), "kind": kind, "iat": math.floor(now * 1000) / 1000, "exp": int(now) + ttl}
     if role:
         claims["role"] = role
     if store_id is not None:
@@ -52,8 +73,12 @@ def _decode(token: str) -> Identity:
         raise Unauthorized("The token is invalid.", code="invalid_token") from None
     if int(claims["exp"]) <= int(clock.now().timestamp()):  # our clock, so tests can move it
         raise Unauthorized("The token has expired; log in again.", code="token_expired")
-    if claims["kind"] not in ("member", "operator"):
+    if claims["kind"] not in ("member", "operator") or not str(claims["sub"]).isdigit():
         raise Unauthorized("The token is invalid.", code="invalid_token")
+    check = _session_checks.get(claims["kind"])
+    if check is None:
+        raise RuntimeError(f"nothing checks {claims['kind']} tokens: is its package part of the app?")
+    check(int(claims["sub"]), claims)
     return Identity(claims["kind"], int(claims["sub"]), claims.get("role"), claims.get("store"))
 
 

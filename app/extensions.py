@@ -4,13 +4,13 @@ from __future__ import annotations
 from flask import request
 from flask_limiter import Limiter
 from flask_migrate import Migrate
-from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase
 
 from app.auth import current_identity_key
+from app.openapi import Api
 
 # Deterministic constraint names so Alembic revisions are the same on SQLite and PostgreSQL.
 NAMING = {
@@ -26,15 +26,22 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
+def client_address() -> str:
+    """The caller's address: the peer, or what `TRUSTED_PROXIES` proxies in front of us said it was (ProxyFix in
+    create_app). Behind an unconfigured proxy every client would share the proxy's address, and one abuser would
+    rate-limit them all."""
+    return request.remote_addr or "anonymous"
+
+
 def _limiter_key() -> str:
     """Rate limits are per identity when a token is present, else per client address."""
 
-    return current_identity_key() or (request.remote_addr or "anonymous")
+    return current_identity_key() or client_address()
 
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
-api = Api()
+api = Api()  # app.openapi.Api: the error envelope documented for every operation
 limiter = Limiter(key_func=_limiter_key)
 
 

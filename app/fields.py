@@ -1,9 +1,12 @@
 """Marshmallow fields and limits shared by every domain's schemas: money and points are ints, codes are plain."""
 from __future__ import annotations
 
+import copy
 from datetime import date
 
-from marshmallow import fields, validate
+import flask_smorest.fields
+from marshmallow import Schema, ValidationError, fields, missing, validate
+from werkzeug.datastructures import FileStorage
 
 from app import clock
 
@@ -40,3 +43,31 @@ class DayOrMoment(fields.AwareDateTime):
                 raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from None
             return clock.start_of_business_day(day) if self.edge == "start" else clock.end_of_business_day(day)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Upload(flask_smorest.fields.Upload):
+    """A file of a multipart body (documented as a binary string); a text value under the file's name is refused
+    here, not met later as a string where the route expects a file."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise ValidationError("Must be a file.")
+        return value
+
+
+def patch_of(schema: type[Schema], name: str, exclude: tuple[str, ...] = ()) -> type[Schema]:
+    """The PATCH schema of a create schema: the same fields, validators and checks, none required and none with
+    a default. A PATCH changes the fields it names and keeps the others: a `load_default` would be advertised in
+    the OpenAPI document as what an omitted field becomes, which is false for a PATCH. Unlike `partial=True`,
+    an object given whole (a reward, a cap) is still checked whole, its own required fields included."""
+    declared = {}
+    for attr, field in schema._declared_fields.items():
+        if attr in exclude:
+            continue
+        optional = copy.deepcopy(field)
+        optional.required = False
+        optional.load_default = missing
+        declared[attr] = optional
+    meta = type("Meta", (getattr(schema, "Meta", object),), {"exclude": exclude})
+    doc = f"PATCH of {schema.__name__}: any subset of its fields" + (f" but {', '.join(exclude)}." if exclude else ".")
+    return type(name, (schema,), {**declared, "Meta": meta, "__doc__": doc})

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from app.fields import patch_of
 from app.pagination import ListArgs
 from mall.models import ITEM_KINDS, LIMIT_PERIODS, REDEMPTION_STATES
 from mall.service import MAX_QUANTITY
@@ -33,11 +34,8 @@ class CatalogItemIn(Schema):
     display_order = fields.Integer(load_default=0, validate=validate.Range(min=-10_000, max=10_000))
 
 
-class CatalogItemPatchIn(CatalogItemIn):
-    """PATCH: any subset; the code stays."""
-
-
-CatalogItemPatch = CatalogItemPatchIn(partial=True, exclude=("code",))
+# PATCH: any subset; the code stays.
+CatalogItemPatch = patch_of(CatalogItemIn, "CatalogItemPatch", exclude=("code",))
 
 
 class CatalogItemOut(Schema):

@@ -6,18 +6,18 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.auth import ADMIN_ROLES, admin_required, current_identity
+from app.openapi import Blueprint as UploadBlueprint
 from coupons.schemas import IssueIn, IssueOut
 from marketing import audiences, issues, members, tags
-from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery
+from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery, RevokedSessionsOut
 from marketing.schemas import (
     AudienceFilter,
     AudienceIn,
     AudienceListArgs,
     AudiencePage,
     AudiencePatch,
-    BulkFile,
-    BulkForm,
     BulkOut,
+    BulkUpload,
     MemberTagsOut,
     PreviewOut,
     SavedAudienceOut,
@@ -25,10 +25,11 @@ from marketing.schemas import (
     TagIn,
     TagQuery,
 )
+from members import service as member_service
 
 members_blp = Blueprint("admin_members", __name__, url_prefix="/api/v1/admin/members",
                         description="Marketing: find members and open one (phones masked; opening one is audited)")
-tags_blp = Blueprint("tags", __name__, url_prefix="/api/v1/admin", description="Member tags")
+tags_blp = UploadBlueprint("tags", __name__, url_prefix="/api/v1/admin", description="Member tags")
 audiences_blp = Blueprint("audiences", __name__, url_prefix="/api/v1/admin/audiences", description="Audiences")
 issues_blp = Blueprint("coupon_issues", __name__, url_prefix="/api/v1/admin",
                        description="Targeted coupon issues")
@@ -53,6 +54,16 @@ class AdminMember(MethodView):
         """One member: profile, tier, points, VIP, tags, latest ledger, coupons, tier history, referrals.
         Writes a `member.view` audit row."""
         return members.detail(member_id)
+
+
+@members_blp.route("/<int:member_id>/revoke-sessions")
+class RevokeSessions(MethodView):
+    @admin_required
+    @members_blp.response(200, RevokedSessionsOut)
+    def post(self, member_id):
+        """End every session of the member: tokens issued until now are refused (401 `token_revoked`) at their
+        next request; the member logs in again. Audited (`member.revoke_sessions`)."""
+        return member_service.revoke_sessions(member_id)
 
 
 @tags_blp.route("/members/<int:member_id>/tags")
@@ -90,13 +101,12 @@ class Tags(MethodView):
 @tags_blp.route("/tags/bulk")
 class BulkTags(MethodView):
     @admin_required
-    @tags_blp.arguments(BulkForm, location="form")
-    @tags_blp.arguments(BulkFile, location="files")
+    @tags_blp.arguments(BulkUpload, location="multipart")
     @tags_blp.response(200, BulkOut)
-    def post(self, form, files):
+    def post(self, body):
         """Add (or remove) a manual tag for the members a CSV names by `member_id` or `phone`; the good rows
         are applied and the others reported row by row; audited."""
-        return tags.bulk_tag(form["tag"], files["file"].read(), form["action"])
+        return tags.bulk_tag(body["tag"], body["file"].read(), body["action"])
 
 
 @audiences_blp.route("")

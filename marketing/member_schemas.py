@@ -88,3 +88,8 @@ class AdminMemberDetail(Schema):
     tier_history = fields.List(fields.Nested(TierChangeOut), metadata={"description": "the latest 10, newest first"})
     invited_by_id = fields.Integer(allow_none=True, metadata={"description": "the inviter (open their detail)"})
     referrals = fields.Integer(metadata={"description": "members who joined with this member's invite code"})
+
+
+class RevokedSessionsOut(Schema):
+    member_id = fields.Integer(attribute="id")
+    tokens_valid_after = fields.DateTime(metadata={"description": "tokens issued at or before this are refused"})

@@ -1,6 +1,7 @@
 """Marketing's bodies: tags (one member or a CSV), saved audiences and their previews."""
 from marshmallow import Schema, fields, validate
 
+from app.fields import Upload
 from app.pagination import ListArgs, page_schema
 
 
@@ -33,14 +34,12 @@ class TagCountsOut(Schema):
     items = fields.List(fields.Nested(TagCount))
 
 
-class BulkForm(Schema):
+class BulkUpload(Schema):
+    """The multipart body of a bulk tag: two text fields and the CSV file."""
+
     tag = fields.String(required=True, validate=validate.Length(min=1, max=64))
     action = fields.String(load_default="add", validate=validate.OneOf(["add", "remove"]))
-
-
-class BulkFile(Schema):
-    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
-                                               "description": "CSV with a `member_id` and/or `phone` column"})
+    file = Upload(required=True, metadata={"description": "CSV with a `member_id` and/or `phone` column"})
 
 
 class BulkError(Schema):

@@ -55,6 +55,8 @@ class Member(db.Model):
     source_channel: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Tokens issued at or before this moment are refused (sessions revoked by an operator); None: all valid.
+    tokens_valid_after: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     tier: Mapped[Tier | None] = relationship()
 

@@ -9,7 +9,8 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events, fast_writes, wechat
-from app.auth import issue_token
+from app.audit import service as audit
+from app.auth import check_sessions_with, issue_token, revoked
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from members.models import Member, MemberIdentity, MemberTag, Tier
@@ -41,6 +42,33 @@ def identity_fields(member: Member) -> dict:
     """How a member is shown to themselves and to operators: the phone always masked."""
     return {"id": member.id, "nickname": member.nickname, "avatar_url": member.avatar_url, "gender": member.gender,
             "phone": mask_phone(member.phone), "birthday": member.birthday}
+
+
+_SESSION = select(Member.tokens_valid_after).where(Member.id == bindparam("member_id"))
+
+
+def _check_session(member_id: int, claims: dict) -> None:
+    """A member token works while its member exists and it was issued after the last revocation."""
+    row = db.session.execute(_SESSION, {"member_id": member_id}).first()
+    if row is None:
+        raise revoked("This member no longer exists.")
+    if row.tokens_valid_after is not None and float(claims.get("iat", 0)) <= row.tokens_valid_after.timestamp():
+        raise revoked("This session was ended; log in again.")
+
+
+check_sessions_with("member", _check_session)
+
+
+def revoke_sessions(member_id: int) -> Member:
+    """End every session of a member (a lost phone, an account someone else used): each token issued until now is
+    refused at its next request; a new login works. Audited."""
+    member = get_member(member_id)
+    before = {"tokens_valid_after": member.tokens_valid_after}
+    member.tokens_valid_after = clock.now()
+    audit.record("member.revoke_sessions", "member", member_id, before,
+                 {"tokens_valid_after": member.tokens_valid_after})
+    db.session.commit()
+    return member
 
 
 def entry_tier() -> Tier | None:

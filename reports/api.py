@@ -1,11 +1,11 @@
 """Marketing routes: reports (JSON or CSV), tags, audiences, lifecycle settings."""
 from __future__ import annotations
 
-from flask import Response
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app import csv_export
 from app.auth import admin_required
 from marketing import segments
 from reports import summary
@@ -27,11 +27,8 @@ reports_blp = Blueprint("reports", __name__, url_prefix="/api/v1/admin/reports",
 
 
 CSV_DOC = {200: {"content": {"text/csv": {"schema": {"type": "string"}}}}}  # `?format=csv`
-
-
-def _csv(text: str, name: str) -> Response:
-    return Response(text, mimetype="text/csv",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+RFM_MEMBER_COLUMNS = ["member_id", "segment", "r_score", "f_score", "m_score", "frequency", "monetary", "spend_12m",
+                      "last_purchase_at", "super_user"]
 
 
 @reports_blp.route("/summary")
@@ -43,7 +40,7 @@ class Summary(MethodView):
     def get(self, args):
         """Program figures over a range of business days (from rollups; today live)."""
         report = summary.summary(args["from_"], args["to"])
-        return _csv(summary.summary_csv(report), "summary") if args["format"] == "csv" else report
+        return csv_export.response(summary.summary_csv(report), "summary") if args["format"] == "csv" else report
 
 
 @reports_blp.route("/daily")
@@ -55,7 +52,7 @@ class Daily(MethodView):
     def get(self, args):
         """The summary's figures per business day, for charts."""
         report = summary.daily(args["from_"], args["to"])
-        return _csv(summary.daily_csv(report), "daily") if args["format"] == "csv" else report
+        return csv_export.response(summary.daily_csv(report), "daily") if args["format"] == "csv" else report
 
 
 @reports_blp.route("/rfm")
@@ -68,7 +65,11 @@ class Rfm(MethodView):
         """RFM segments of the last scoring run; `?segment=` lists that segment's members by value."""
         report = segments.rfm_report(args["segment"], args["limit"])
         if args["format"] == "csv":
-            return _csv(summary.rows_csv(["segment", "members", "monetary", "share"], report["segments"]), "rfm")
+            if args["segment"] is not None:  # the segment's members, as the JSON's `members`
+                text = summary.rows_csv(RFM_MEMBER_COLUMNS, report["members"])
+                return csv_export.response(text, f"rfm-{args['segment']}")
+            text = summary.rows_csv(["segment", "members", "monetary", "share"], report["segments"])
+            return csv_export.response(text, "rfm")
         return report
 
 
@@ -91,9 +92,8 @@ class SuperUsers(MethodView):
         """The top 20% by 12-month spend and their share of revenue."""
         report = segments.super_users_report(args["limit"])
         if args["format"] == "csv":
-            columns = ["member_id", "spend_12m", "frequency", "segment"]
-            rows = [{c: getattr(m, c) for c in columns} for m in report["top"]]
-            return _csv(summary.rows_csv(columns, rows), "super-users")
+            text = summary.rows_csv(["member_id", "spend_12m", "frequency", "segment"], report["top"])
+            return csv_export.response(text, "super-users")
         return report
 
 
@@ -108,7 +108,7 @@ class Koc(MethodView):
         report = segments.koc_report(args["limit"])
         if args["format"] == "csv":
             columns = ["rank", "member_id", "nickname", "invites", "converted", "conversion_rate", "posts"]
-            return _csv(summary.rows_csv(columns, report["items"]), "koc")
+            return csv_export.response(summary.rows_csv(columns, report["items"]), "koc")
         return report
 
 

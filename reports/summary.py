@@ -5,13 +5,11 @@ A range costs a handful of indexed reads of the rollups however large the ledger
 """
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from app import clock
+from app import clock, csv_export
 from app.errors import ValidationError
 from app.extensions import db
 from marketing.segments import ratio
@@ -195,11 +193,7 @@ def _flatten(value, prefix: str = "") -> list[tuple[str, object]]:
 
 
 def summary_csv(report: dict) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["metric", "value"])
-    writer.writerows(_flatten(report))
-    return out.getvalue()
+    return csv_export.render(["metric", "value"], _flatten(report))
 
 
 def daily_csv(report: dict) -> str:
@@ -207,21 +201,16 @@ def daily_csv(report: dict) -> str:
     bought that day is 0), so a spreadsheet can chart it without unpacking nested cells."""
     tiers = sorted({cell["tier"] or "none" for item in report["items"] for cell in item["by_tier"]})
     tier_columns = [f"{what}.{tier}" for tier in tiers for what in ("count", "gmv")]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([*DAILY_COLUMNS, "coupon_use_rate", *tier_columns])
+    rows = []
     for item in report["items"]:
         cells = {f"{what}.{cell['tier'] or 'none'}": cell[what]
                  for cell in item["by_tier"] for what in ("count", "gmv")}
-        writer.writerow([item[c].isoformat() if isinstance(item[c], date) else item[c] for c in DAILY_COLUMNS]
-                        + [item["coupon_use_rate"]] + [cells.get(column, 0) for column in tier_columns])
-    return out.getvalue()
+        rows.append([item[c] for c in DAILY_COLUMNS] + [item["coupon_use_rate"]]
+                    + [cells.get(column, 0) for column in tier_columns])
+    return csv_export.render([*DAILY_COLUMNS, "coupon_use_rate", *tier_columns], rows)
 
 
-def rows_csv(columns: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([row.get(c) for c in columns])
-    return out.getvalue()
+def rows_csv(columns: list[str], rows: list) -> str:
+    """Rows given as dicts or objects (ORM rows), one column per name."""
+    return csv_export.render(columns, ([row.get(c) if isinstance(row, dict) else getattr(row, c) for c in columns]
+                                       for row in rows))

@@ -9,6 +9,7 @@ import logging
 import uuid
 
 from flask import Flask, g, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import benefits.cli
 import benefits.handlers
@@ -60,6 +61,9 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     if hasattr(config_class, "check"):
         config_class.check(app.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if app.config["TRUSTED_PROXIES"]:  # the client's address for rate limits is what our proxies saw
+        proxies = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))

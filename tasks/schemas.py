@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from app.fields import patch_of
 from tasks.models import CAP_PERIODS, STREAK_RESETS, TASK_KINDS
 
 MAX_REWARD = 1_000_000
@@ -65,11 +66,8 @@ class TaskIn(Schema):
             raise ValidationError("A bonus day cannot lie beyond the cycle.", "streak_bonuses")
 
 
-class TaskPatchIn(TaskIn):
-    """PATCH: any subset of the fields; code and kind never change."""
-
-
-TaskPatch = TaskPatchIn(partial=True, exclude=("code", "kind"))
+# PATCH: any subset of the fields; code and kind never change.
+TaskPatch = patch_of(TaskIn, "TaskPatch", exclude=("code", "kind"))
 
 
 class TaskOut(Schema):

@@ -99,7 +99,146 @@ def test_member_and_staff_tokens_cannot_reach_admin(client, login, staff, market
 
 
 def test_operator_token_without_store_cannot_act_at_a_till(client, app):
+    from app.extensions import db
+    from app.operators.models import Operator
+
+    storeless = Operator(username="storeless", password_hash="-", role="staff", store_id=None)  # a broken row
+    db.session.add(storeless)
+    db.session.commit()
     with app.test_request_context():
-        token = issue_token("operator", 99, role="staff", store_id=None)
+        token = issue_token("operator", storeless.id, role="staff", store_id=None)
     response = client.post("/api/v1/pos/scan", headers=bearer(token), json={"member_code": "1" * 18})
     assert response.status_code == 403
+
+
+def _from(address: str) -> dict:
+    return {"environ_base": {"REMOTE_ADDR": address}}
+
+
+def test_failures_in_a_username_do_not_lock_its_owner_out(client, stores):
+    service.create_operator("clerk", "secret-pass", "staff", "S1")
+    for _ in range(5):
+        failed = client.post("/api/v1/auth/operator-login", json={"username": "clerk", "password": "x"},
+                             **_from("203.0.113.9"))
+        assert failed.status_code == 401
+    blocked = client.post("/api/v1/auth/operator-login", json={"username": "clerk", "password": "secret-pass"},
+                          **_from("203.0.113.9"))
+    assert blocked.status_code == 429  # the guessing client
+    owner = client.post("/api/v1/auth/operator-login", json={"username": "clerk", "password": "secret-pass"},
+                        **_from("198.51.100.7"))
+    assert owner.status_code == 200  # the owner, from the till
+
+
+def test_one_client_trying_many_usernames_is_throttled(client, stores):
+    answers = [client.post("/api/v1/auth/operator-login", json={"username": f"user{n}", "password": "x"},
+                           **_from("203.0.113.9")).status_code for n in range(30)]
+    assert answers == [401] * 20 + [429] * 10
+    other = client.post("/api/v1/auth/operator-login", json={"username": "user0", "password": "x"},
+                        **_from("198.51.100.7"))
+    assert other.status_code == 401
+
+
+def test_wechat_login_is_throttled_per_client_address(app, client):
+    app.config["WECHAT_LOGINS_PER_CLIENT"] = "3/minute"
+    try:
+        answers = [client.post("/api/v1/auth/wechat-login", json={"code": f"test-m{n}"},
+                               **_from("203.0.113.9")).status_code for n in range(4)]
+        elsewhere = client.post("/api/v1/auth/wechat-login", json={"code": "test-m9"}, **_from("198.51.100.7"))
+    finally:
+        app.config["WECHAT_LOGINS_PER_CLIENT"] = "100000/minute"
+    assert answers == [200, 200, 200, 429]
+    assert elsewhere.status_code == 200
+
+
+def test_behind_trusted_proxies_the_client_is_the_forwarded_address(app):
+    from server import create_app
+
+    proxied = create_app("test", {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "DEMO_DIR", "REDIS_URL",
+                                                                   "WECHAT_API_BASE")}
+                         | {"TRUSTED_PROXIES": 1, "WECHAT_LOGINS_PER_CLIENT": "1/minute"})
+    client = proxied.test_client()
+
+    def login(code: str, forwarded: str) -> int:
+        return client.post("/api/v1/auth/wechat-login", json={"code": code}, headers={"X-Forwarded-For": forwarded},
+                           **_from("10.0.0.2")).status_code  # 10.0.0.2: the proxy
+
+    assert [login("test-a", "203.0.113.9"), login("test-b", "203.0.113.9")] == [200, 429]
+    assert login("test-c", "198.51.100.7") == 200  # another shopper behind the same proxy
+
+
+def _operator_login(client, username: str) -> dict:
+    response = client.post("/api/v1/auth/operator-login", json={"username": username, "password": "secret-pass"})
+    assert response.status_code == 200, response.get_json()
+    return bearer(response.get_json()["token"])
+
+
+def test_a_disabled_deleted_or_changed_operator_token_stops_working(client, stores):
+    from app.extensions import db
+    from app.operators.models import Operator
+
+    for name in ("quits", "leaves", "moves", "stays"):
+        service.create_operator(name, "secret-pass", "staff", "S1")
+    tokens = {name: _operator_login(client, name) for name in ("quits", "leaves", "moves", "stays")}
+    rows = {o.username: o for o in db.session.scalars(db.select(Operator))}
+    rows["quits"].active = False
+    db.session.delete(rows["leaves"])
+    rows["moves"].store_id = stores["S2"].id
+    db.session.commit()
+    for name in ("quits", "leaves", "moves"):
+        refused = client.get("/api/v1/pos/redemptions?member_id=1", headers=tokens[name])
+        assert refused.status_code == 401, name
+        assert refused.get_json()["error"]["code"] == "token_revoked", name
+    assert client.get("/api/v1/pos/redemptions?member_id=1", headers=tokens["stays"]).status_code == 200
+    moved = _operator_login(client, "moves")  # a new login carries the new store
+    assert client.get("/api/v1/pos/redemptions?member_id=1", headers=moved).status_code == 200
+
+
+def test_revoking_a_members_sessions_refuses_their_tokens_until_they_log_in_again(client, login, marketing, staff, at):
+    from app.audit.models import AuditLog
+    from app.extensions import db
+
+    at("2026-03-01T10:00:00+08:00")
+    phone, member_id = login("alice")
+    laptop, _ = login("alice")
+    other, _ = login("bob")
+    assert client.get("/api/v1/me", headers=bearer(phone)).status_code == 200
+    path = f"/api/v1/admin/members/{member_id}/revoke-sessions"
+    assert client.post(path, headers=bearer(phone)).status_code == 403
+    assert client.post(path, headers=staff).status_code == 403
+    assert client.post("/api/v1/admin/members/999999/revoke-sessions", headers=marketing).status_code == 404
+    at("2026-03-01T10:00:00.001+08:00")
+    done = client.post(path, headers=marketing)
+    assert done.status_code == 200 and done.get_json()["member_id"] == member_id
+    for token in (phone, laptop):
+        refused = client.get("/api/v1/me", headers=bearer(token))
+        assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "token_revoked"
+    assert client.get("/api/v1/me", headers=bearer(other)).status_code == 200  # another member: untouched
+    at("2026-03-01T10:00:00.002+08:00")
+    again, _ = login("alice")
+    assert client.get("/api/v1/me", headers=bearer(again)).status_code == 200
+    audit = db.session.scalar(db.select(AuditLog).where(AuditLog.action == "member.revoke_sessions"))
+    assert audit.target_id == str(member_id) and audit.actor_kind == "operator"
+
+
+def test_a_deleted_members_token_stops_working(client, login):
+    from app.extensions import db
+    from members.models import Member, MemberIdentity
+
+    token, member_id = login("ghost")
+    db.session.execute(db.delete(MemberIdentity).where(MemberIdentity.member_id == member_id))
+    db.session.execute(db.delete(Member).where(Member.id == member_id))
+    db.session.commit()
+    refused = client.get("/api/v1/me", headers=bearer(token))
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "token_revoked"
+
+
+@pytest.mark.parametrize("kind", ["member", "operator"])
+def test_checking_a_token_against_its_row_is_one_statement(app, login, operator_token, kind):
+    from app.auth import current_identity
+    from tests.sql_capture import statements
+
+    token = login("alice")[0] if kind == "member" else operator_token("staff", "S1")
+    with app.test_request_context(headers=bearer(token)), statements() as sent:
+        assert current_identity().kind == kind
+        current_identity()  # once per request
+    assert len(sent) == 1, sent

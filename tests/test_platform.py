@@ -198,3 +198,40 @@ def test_role_decorators_keep_the_docstrings_description():
 
     assert route._apidoc["manual_doc"]["description"] == "Caller: member.\n\nWhat the route does, at length."
     assert terse._apidoc["manual_doc"]["description"] == "Caller: member."
+
+
+STRONG = "Xq3v9LmT2pRk8sWz4yBn7cFd1gHj6aKe"  # 32 random characters
+
+
+@pytest.mark.parametrize("name,value,reason", [
+    ("SECRET_KEY", "a", "must be at least 32 characters"),
+    ("SECRET_KEY", "a" * 64, "must be random"),
+    ("SECRET_KEY", "ab" * 32, "must be random"),
+    ("MEMBER_CODE_SECRET", "short-but-not-repeated", "must be at least 32 characters"),
+    ("MEMBER_CODE_SECRET", "z" * 40, "must be random"),
+    ("WECHAT_PAY_API_KEY", STRONG + "x", "must be exactly 32 characters"),
+    ("WECHAT_PAY_API_KEY", "k" * 32, "must be random"),
+    ("WECHAT_PAY_API_KEY", "demo-pay-key-0123456789abcdef0123", "must be set"),
+])
+def test_production_refuses_weak_secrets(monkeypatch, name, value, reason):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/prod")
+    values = {"SECRET_KEY": STRONG + "-signing", "MEMBER_CODE_SECRET": STRONG + "-codes", "WECHAT_PAY_API_KEY": STRONG,
+              "WECHAT_APPID": "wx1234", "WECHAT_SECRET": "real-secret", "WECHAT_MCH_ID": "1900000109",
+              "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://postgres@127.0.0.1:5432/prod",
+              "REDIS_URL": "redis://127.0.0.1:6379/0", "TEST_LOGINS": False}
+    ProductionConfig.check(values)  # the strong set starts
+    with pytest.raises(RuntimeError) as refused:
+        ProductionConfig.check({**values, name: value})
+    assert f"{name} {reason}" in str(refused.value)
+
+
+def test_seed_demo_refuses_to_run_in_production(app):
+    from app.operators.models import Operator
+
+    app.config["MODE"] = "production"
+    try:
+        result = app.test_cli_runner().invoke(args=["seed-demo"])
+    finally:
+        app.config["MODE"] = "test"
+    assert result.exit_code != 0 and "refuses to run in production" in result.output
+    assert db.session.scalar(db.select(db.func.count()).select_from(Operator)) == 0

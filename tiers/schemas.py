@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.fields import patch_of
 from members.schemas import CODE_FORMAT, DisplayBenefit, PackItem, TierRef
 
 MAX_POINTS = 1_000_000
@@ -40,11 +41,8 @@ class TierIn(Schema):
     benefits = fields.Nested(TierBenefits, load_default=dict)
 
 
-class TierPatch(TierIn):
-    """Every field optional; the ladder is checked as a whole after the change."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, partial=True, **kwargs)
+# Every field optional; the ladder is checked as a whole after the change.
+TierPatch = patch_of(TierIn, "TierPatch")
 
 
 class TierOut(Schema):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.fields import patch_of
 from members.schemas import CODE_FORMAT, DisplayBenefit, PackItem
 
 
@@ -30,9 +31,7 @@ class VipPlanIn(Schema):
     active = fields.Boolean(load_default=True)
 
 
-class VipPlanPatch(VipPlanIn):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, partial=True, **kwargs)
+VipPlanPatch = patch_of(VipPlanIn, "VipPlanPatch")
 
 
 class VipPlanOut(Schema):

@@ -9,10 +9,10 @@ from __future__ import annotations
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from app.auth import ALL_ROLES, STORE_ROLES, issue_token
+from app.auth import ALL_ROLES, STORE_ROLES, check_sessions_with, issue_token, revoked
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
 from app.extensions import db
 from app.operators.models import Operator, Store
@@ -27,6 +27,21 @@ def _dummy_hash(method: str) -> str:
     """Checked for an unknown username, so it costs the same hashing time as a known one: computed once per
     method, the method new passwords are hashed with."""
     return generate_password_hash("not-a-real-password", method=method)
+
+_SESSION = select(Operator.active, Operator.role, Operator.store_id).where(Operator.id == bindparam("operator_id"))
+
+
+def _check_session(operator_id: int, claims: dict) -> None:
+    """An operator token works while its operator exists, is active, and has the role and store it was issued for
+    (a token must not keep a role or a store the operator has lost)."""
+    row = db.session.execute(_SESSION, {"operator_id": operator_id}).first()
+    if row is None or not row.active:
+        raise revoked("This operator account is disabled or gone.")
+    if row.role != claims.get("role") or row.store_id != claims.get("store"):
+        raise revoked("This operator's role or store changed; log in again.")
+
+
+check_sessions_with("operator", _check_session)
 
 
 def create_store(code: str, name: str) -> Store:

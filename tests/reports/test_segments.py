@@ -149,7 +149,7 @@ def test_rfm_quintiles_segments_and_super_users(client, marketing, history, at):
     assert [m["member_id"] for m in rfm.get_json()["members"]] == [members[10], members[9]]
     unknown = client.get("/api/v1/admin/reports/rfm?segment=vips", headers=marketing)
     assert unknown.status_code == 422 and unknown.get_json()["error"]["code"] == "unknown_segment"
-    csv_body = client.get("/api/v1/admin/reports/rfm?format=csv", headers=marketing).get_data(as_text=True)
+    csv_body = client.get("/api/v1/admin/reports/rfm?format=csv", headers=marketing).get_data().decode("utf-8-sig")
     assert csv_body.splitlines()[0] == "segment,members,monetary,share"
 
 

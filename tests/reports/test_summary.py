@@ -141,7 +141,7 @@ def test_daily_report_every_day(client, marketing, known):
     csv_response = client.get("/api/v1/admin/reports/daily?from=2026-03-01&to=2026-03-04&format=csv",
                               headers=marketing)
     assert csv_response.status_code == 200 and csv_response.mimetype == "text/csv"
-    rows = list(csv.DictReader(io.StringIO(csv_response.get_data(as_text=True))))
+    rows = list(csv.DictReader(io.StringIO(csv_response.get_data().decode("utf-8-sig"))))
     assert [r["day"] for r in rows] == ["2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04"]
     assert rows[2]["points_expired"] == "30" and rows[3]["points_outstanding"] == "180"
     assert (rows[0]["gmv.gold"], rows[0]["count.normal"], rows[1]["gmv.gold"]) == ("5000", "2", "0")
@@ -151,7 +151,7 @@ def test_summary_csv(client, marketing, known):
     response = client.get("/api/v1/admin/reports/summary?from=2026-03-01&to=2026-03-04&format=csv",
                           headers=marketing)
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    metrics = dict(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    metrics = dict(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     assert metrics["points.liability"] == "257"
     assert metrics["purchases.by_tier.gold.gmv"] == "8000"
     assert metrics["invites.converted"] == "2"
