@@ -43,7 +43,8 @@ def fake_wechat():
 @pytest.fixture(scope="session")
 def app(tmp_path_factory, fake_wechat):
     base = tmp_path_factory.mktemp("app")
-    overrides = {"DEMO_DIR": str(base), "WECHAT_API_BASE": fake_wechat.base_url}
+    overrides = {"DEMO_DIR": str(base), "WECHAT_API_BASE": fake_wechat.base_url,
+                 "WECHAT_PAY_API_BASE": fake_wechat.base_url}  # WeChat is never called from tests
     if not os.environ.get("TEST_DATABASE_URL"):
         overrides["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{base / 'test.sqlite'}"
         overrides["SQLALCHEMY_ENGINE_OPTIONS"] = {"connect_args": {"timeout": 30}}
