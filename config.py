@@ -57,6 +57,7 @@ class Config:
     MEMBER_TOKEN_TTL = int(_env("MEMBER_TOKEN_TTL", str(7 * 24 * 3600)))
     OPERATOR_TOKEN_TTL = int(_env("OPERATOR_TOKEN_TTL", str(12 * 3600)))
     MEMBER_CODE_STEP_SECONDS = 30
+    MAX_CONTENT_LENGTH = 1024 * 1024  # 413 above 1 MiB; an upload route raises its own (app.inbound.body_limit)
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
 

@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.auth import ADMIN_ROLES, admin_required, current_identity
+from app.inbound import body_limit
 from coupons.schemas import IssueIn, IssueOut
 from marketing import audiences, issues, members, tags
 from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery
@@ -89,6 +90,7 @@ class Tags(MethodView):
 
 @tags_blp.route("/tags/bulk")
 class BulkTags(MethodView):
+    @body_limit(tags.BULK_MAX_BYTES)
     @admin_required
     @tags_blp.arguments(BulkForm, location="form")
     @tags_blp.arguments(BulkFile, location="files")

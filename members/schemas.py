@@ -5,6 +5,8 @@ import unicodedata
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from app.fields import Id
+
 
 def _no_control_chars(value: str) -> None:
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in value):
@@ -22,7 +24,7 @@ class DisplayBenefit(Schema):
 
 
 class PackItem(Schema):
-    coupon_template_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    coupon_template_id = Id(required=True)
     count = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=20))
 
 

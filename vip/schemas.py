@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.fields import Id
 from members.schemas import CODE_FORMAT, DisplayBenefit, PackItem
 
 
@@ -50,7 +51,7 @@ class VipPlanList(Schema):
 
 
 class VipOrderIn(Schema):
-    plan_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    plan_id = Id(required=True)
 
 
 class PaymentParams(Schema):
