@@ -28,6 +28,7 @@ from app.operators.models import Store
 from coupons import wallet
 from mall import service as mall
 from marketing import tags
+from members import member_code
 from members import service as members
 from members.models import MemberIdentity
 from tasks import checkin
@@ -96,7 +97,8 @@ class History:
         self.counter += 1
         order_no = f"DEMO{self.counter:05d}"
         store_id = self.rng.choice(self.stores)
-        purchases.record(store_id, None, {"order_no": order_no, "member_id": member_id, "items": items,
+        code = member_code.issue(member_id).code  # the shopper shows their code: their coupons may be used
+        purchases.record(store_id, None, {"order_no": order_no, "member_code": code, "items": items,
                                           "coupon_ids": coupon_ids, "paid": payable})
         self.orders.setdefault(n, []).append((store_id, order_no, payable))
 

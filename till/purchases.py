@@ -16,7 +16,8 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events
-from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.audit import service as audit
+from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from coupons import checkout
 from members import member_code
@@ -60,9 +61,26 @@ def _replay(row: Purchase | Refund, digest: str, what: str) -> dict:
     return row.response
 
 
-def record(store_id: int, operator_id: int | None, body: dict) -> dict:
+def check_presence(body: dict, operator_role: str | None) -> None:
+    """Points and coupons are the member's to spend: a purchase that uses them names the member by their
+    code (the shopper is at the till and showed it), not by an id any clerk of any store can type. A
+    manager may go without it by giving `override_reason`, which the audit log keeps; a quote only prices,
+    so it may still name the member by id."""
+    override = body.get("override_reason")
+    if override is not None and operator_role != "manager":
+        raise Forbidden("Only a manager may record a purchase without the member's code (override_reason).",
+                        code="override_not_allowed")
+    if body.get("member_code") is None and override is None:
+        for field in ("points_to_use", "coupon_ids"):
+            if body.get(field):
+                raise Forbidden("Spending points or using coupons needs the member's code; scan it (or a manager "
+                                "gives override_reason).", code="member_code_required")
+
+
+def record(store_id: int, operator_id: int | None, body: dict, operator_role: str | None = None) -> dict:
     """Record one purchase: spend points (FIFO), earn points (pending or not), add growth, consume the
     member code, store the purchase, tell the other domains; all in one commit."""
+    check_presence(body, operator_role)
     digest = request_hash(body)
     order_no = body["order_no"]
     try:
@@ -86,6 +104,10 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
                                   code="paid_mismatch")
         answer = _write_purchase(store_id, operator_id, member, account, order_no, digest, quote,
                                  body.get("member_code"))
+        if body.get("override_reason") is not None:
+            audit.record("purchase.override", "purchase", answer["purchase_id"], None, {
+                "order_no": order_no, "member_id": member.id, "points_spent": answer["points_spent"],
+                "coupon_ids": quote["coupon_ids"], "reason": body["override_reason"]})
         db.session.commit()
         return answer
     except IntegrityError:

@@ -95,7 +95,17 @@ class PurchaseIn(QuoteIn):
                      metadata={"description": "fen paid in money; must equal the quote's payable"})
     coupon_ids = fields.List(Id(), load_default=None,
                              validate=validate.Length(max=10),
-                             metadata={"description": "the coupons to use (none when omitted)"})
+                             metadata={"description": "the coupons to use (none when omitted); with points_to_use "
+                                                      "> 0, needs member_code or a manager's override_reason"})
+    override_reason = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "managers only: spend the points or use the coupons of a member named by member_id, "
+                       "without their code; written to the audit log"})
+
+    @validates_schema
+    def _override_by_id(self, data, **kwargs):
+        if "override_reason" in data and "member_id" not in data:
+            raise ValidationError("override_reason goes with member_id: with the member's code, none is needed.",
+                                  "override_reason")
 
 
 class QuoteLine(Schema):

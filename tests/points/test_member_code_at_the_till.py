@@ -1,15 +1,20 @@
 """The member code at the till (issue 14): ASCII digits only, a refusal burns nothing, a used code is replaced
-at once. These run on SQLite and on PostgreSQL."""
+at once, and the member's points and coupons are spent only with their code or a manager's audited override.
+These run on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import pytest
 from sqlalchemy import func, select
 
+from app.audit.models import AuditLog
 from app.extensions import db
+from coupons import issuing
+from members import member_code
 from members.models import ConsumedMemberCode
 from points import ledger
 from points.models import LedgerEntry
 from tests.conftest import bearer
+from tests.coupons.helpers import template
 from till.models import Purchase
 
 TEA = [{"sku": "TEA", "qty": 1}]  # 2000 fen
@@ -104,3 +109,57 @@ def test_the_same_order_retried_with_its_used_code_gets_the_first_answer(client,
     first = client.post("/api/v1/pos/purchases", headers=staff, json=body)
     again = client.post("/api/v1/pos/purchases", headers=staff, json=body)
     assert first.status_code == again.status_code == 201 and again.get_json() == first.get_json()
+
+
+# --- points and coupons need the member ---------------------------------------------------------------
+
+def test_points_and_coupons_need_the_members_code(client, staff, shopper, give, coupon_for):
+    """Points were spent by member_id alone: a clerk of any store spent a member's points with no code."""
+    _, member_id = shopper
+    give(member_id, 5000)
+    coupon = coupon_for(member_id)
+    by_id = {"member_id": member_id, "items": [{"sku": "LATTE", "qty": 1}]}
+    quote = client.post("/api/v1/pos/quote", headers=staff, json=by_id | {"points_to_use": 1000})
+    assert quote.status_code == 200 and quote.get_json()["points_used"] == 1000  # a quote still prices by id
+    for extra in ({"points_to_use": 1000, "paid": 2000}, {"coupon_ids": [coupon.id], "paid": 2500},
+                  {"points_to_use": 1000, "coupon_ids": [coupon.id], "paid": 1500}):
+        _error(client.post("/api/v1/pos/purchases", headers=staff, json=by_id | extra | {"order_no": "N1"}), 403,
+               "member_code_required")
+    _error(client.post("/api/v1/pos/purchases", headers=staff, json=by_id | {
+        "order_no": "N2", "points_to_use": 1000, "paid": 2000, "override_reason": "shopper forgot phone"}), 403,
+        "override_not_allowed")
+    assert _count(Purchase) == 0 and ledger.summary(member_id)["balance"] == 5000
+    plain = client.post("/api/v1/pos/purchases", headers=staff, json=by_id | {"order_no": "N3", "paid": 3000})
+    assert plain.status_code == 201  # earning by id stays: it spends nothing of the member's
+
+
+def test_a_manager_may_override_and_it_is_audited(client, operator_token, shopper, give, coupon_for):
+    token, member_id = shopper
+    give(member_id, 5000)
+    coupon = coupon_for(member_id)
+    manager = bearer(operator_token("manager", "S1"))
+    body = {"order_no": "M1", "member_id": member_id, "items": [{"sku": "LATTE", "qty": 1}], "points_to_use": 1000,
+            "coupon_ids": [coupon.id], "paid": 1500, "override_reason": "phone out of battery"}
+    response = client.post("/api/v1/pos/purchases", headers=manager, json=body)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["points_spent"] == 1000
+    row = db.session.scalar(select(AuditLog).where(AuditLog.action == "purchase.override"))
+    assert row.actor_kind == "operator" and row.target_id == str(response.get_json()["purchase_id"])
+    assert row.after["reason"] == "phone out of battery" and row.after["points_spent"] == 1000
+    assert row.after["coupon_ids"] == [coupon.id] and row.after["member_id"] == member_id
+    with_code = {k: v for k, v in body.items() if k != "member_id"} | {
+        "order_no": "M2", "member_code": member_code.issue(member_id).code}
+    _error(client.post("/api/v1/pos/purchases", headers=manager, json=with_code), 422, "validation_error")
+
+
+@pytest.fixture
+def coupon_for():
+    """coupon_for(member_id) -> a 5-yuan coupon with no threshold in the member's wallet."""
+
+    def make(member_id: int):
+        five = template(title="5元券", amount_off=500, threshold=0)
+        coupon = issuing.grant(member_id, five.id, key=f"test:{member_id}", reason="test")
+        db.session.commit()
+        return coupon
+
+    return make
