@@ -64,6 +64,7 @@ class History:
         self.rng = rng
         self.today = today
         self.stores = list(db.session.scalars(select(Store.id).order_by(Store.id)))
+        self.store_codes = list(db.session.scalars(select(Store.code).order_by(Store.id)))
         self.member_ids: dict[int, int] = {}
         self.orders: dict[int, list[tuple[int, str, int]]] = {}
         self.counter = 0
@@ -119,9 +120,10 @@ class History:
                 return
 
     def redeem(self, n: int) -> None:
+        home = self.store_codes[n % len(self.store_codes)]  # where the shopper collects a pickup gift
         for item in mall.catalog_for_member(self.member_ids[n]):
             if item.get("redeemable"):
-                self._quietly(lambda item=item: mall.redeem(self.member_ids[n], item["item"].id, 1))
+                self._quietly(lambda item=item: mall.redeem(self.member_ids[n], item["item"].id, 1, store_code=home))
                 return
 
     def tag(self, n: int, tag: str) -> None:

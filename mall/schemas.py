@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.fields import Id
+from app.fields import Id, code
 from app.pagination import ListArgs
 from mall.models import ITEM_KINDS, LIMIT_PERIODS, REDEMPTION_STATES
 from mall.service import MAX_QUANTITY
@@ -87,6 +87,8 @@ class ShopItemList(Schema):
 class RedeemIn(Schema):
     item_id = Id(required=True)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    store_code = fields.String(validate=code(32), metadata={
+        "description": "pickup items: the store where the member collects the gift; only its staff hand it over"})
 
 
 class IdempotencyHeader(Schema):
@@ -115,6 +117,8 @@ class RedemptionOut(Schema):
     coupon_ids = fields.List(fields.Raw())
     created_at = fields.DateTime()
     fulfilled_at = fields.DateTime(allow_none=True)
+    pickup_store_code = fields.String(allow_none=True,
+                                      metadata={"description": "where the gift is handed over (pickup items)"})
     fulfilled_store_id = fields.Integer(allow_none=True)
     cancelled_at = fields.DateTime(allow_none=True)
     cancelled_by = fields.String(allow_none=True)
