@@ -63,6 +63,7 @@ class Config:
     OPERATOR_TOKEN_TTL = int(_env("OPERATOR_TOKEN_TTL", str(12 * 3600)))
     PASSWORD_HASH_METHOD = "scrypt"  # werkzeug.security's method for operators' passwords
     MEMBER_CODE_STEP_SECONDS = 30
+    MAX_CONTENT_LENGTH = 1024 * 1024  # 413 above 1 MiB; an upload route raises its own (app.inbound.body_limit)
     RATELIMIT_ENABLED = True
     RATELIMIT_HEADERS_ENABLED = True
     # Login throttles (flask-limiter strings). Operator logins count failures only: per client address whatever

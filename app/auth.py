@@ -21,6 +21,7 @@ from flask_smorest.utils import load_info_from_docstring
 
 from app import clock
 from app.errors import Forbidden, Unauthorized
+from app.fields import MAX_ID
 
 STORE_ROLES = ("staff", "manager")  # act at a till, in their own store
 ADMIN_ROLES = ("marketing", "admin")  # configure the program
@@ -71,15 +72,32 @@ def _decode(token: str) -> Identity:
         )
     except jwt.InvalidTokenError:
         raise Unauthorized("The token is invalid.", code="invalid_token") from None
-    if int(claims["exp"]) <= int(clock.now().timestamp()):  # our clock, so tests can move it
-        raise Unauthorized("The token has expired; log in again.", code="token_expired")
-    if claims["kind"] not in ("member", "operator") or not str(claims["sub"]).isdigit():
+    if not _well_formed(claims):
         raise Unauthorized("The token is invalid.", code="invalid_token")
+    if claims["exp"] <= int(clock.now().timestamp()):  # our clock, so tests can move it
+        raise Unauthorized("The token has expired; log in again.", code="token_expired")
     check = _session_checks.get(claims["kind"])
     if check is None:
         raise RuntimeError(f"nothing checks {claims['kind']} tokens: is its package part of the app?")
     check(int(claims["sub"]), claims)
     return Identity(claims["kind"], int(claims["sub"]), claims.get("role"), claims.get("store"))
+
+
+def _is_id(value: object) -> bool:
+    return type(value) is int and 1 <= value <= MAX_ID
+
+
+def _well_formed(claims: dict) -> bool:
+    """The claims `issue_token` writes, of the types it writes. A signed token is ours, but the signing key
+    is also the test key and a config value: a claim of another type must be a 401, never a 500 further on
+    (`int("abc")`, a store id "S1" in a query)."""
+    sub = claims["sub"]
+    return (type(claims["exp"]) is int
+            and type(claims.get("iat")) in (int, float)
+            and claims["kind"] in ("member", "operator")
+            and isinstance(sub, str) and sub.isascii() and sub.isdigit() and len(sub) <= 10 and _is_id(int(sub))
+            and claims.get("role") in (None, *ALL_ROLES)
+            and (claims.get("store") is None or _is_id(claims["store"])))
 
 
 def current_identity() -> Identity:

@@ -6,10 +6,13 @@ nowhere else. The access token is shared across processes in Redis (wechatpy's R
 """
 from __future__ import annotations
 
+from xml.parsers.expat import ExpatError
+
 import requests
+import xmltodict
 from flask import current_app
 from wechatpy import WeChatClient
-from wechatpy.exceptions import WeChatClientException
+from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
 from wechatpy.pay import WeChatPay
 from wechatpy.session.redisstorage import RedisStorage
 
@@ -86,6 +89,20 @@ class BrandWeChatPay(WeChatPay):
     def __init__(self, *args, api_base: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.API_BASE_URL = api_base.rstrip("/") + "/"
+
+    def parse_payment_result(self, xml: bytes) -> dict:
+        """wechatpy's, for the shape WeChat sends only: one `<xml>` of distinct elements holding text.
+        wechatpy reads whatever xmltodict makes of the body, so `<xml>abc</xml>` (a string), `<xml/>` (None)
+        or a repeated `<total_fee>` (a list) crashed it; each is a bad notify (InvalidSignatureException)."""
+        try:
+            parsed = xmltodict.parse(xml)
+        except (xmltodict.ParsingInterrupted, ExpatError):
+            raise InvalidSignatureException() from None
+        fields = parsed.get("xml") if isinstance(parsed, dict) else None
+        if not isinstance(fields, dict) or not fields or any(
+                value is not None and not isinstance(value, str) for value in fields.values()):
+            raise InvalidSignatureException()
+        return super().parse_payment_result(xml)
 
 
 def pay_client() -> BrandWeChatPay:

@@ -187,7 +187,8 @@ def in_process(tokens: list[str], item_id: int, count: int = 300) -> dict:
         fresh = iter(tokens[len(tokens) // 2:])  # members wrk is unlikely to have checked in
         cases = {
             "checkin": lambda: client.post("/api/v1/tasks/checkin", headers={"Authorization": "Bearer " + next(fresh)}),
-            "redeem": lambda: client.post("/api/v1/redemptions", json={"item_id": item_id, "quantity": 1},
+            "redeem": lambda: client.post("/api/v1/redemptions", json={"item_id": item_id, "quantity": 1,
+                                                                       "store_code": "S1"},
                                           headers={"Authorization": "Bearer " + tokens[0]}),
             "catalog": lambda: client.get("/api/v1/catalog", headers={"Authorization": "Bearer " + tokens[1]}),
         }
@@ -232,7 +233,8 @@ def main() -> None:
     try:
         # no warm-up: every member may check in once today, a warm-up would spend the fresh members
         results["checkin"] = run_wrk(tokens, "POST", "/api/v1/tasks/checkin", sequential=True, warm=False)
-        results["redeem"] = run_wrk(tokens, "POST", "/api/v1/redemptions", f'{{"item_id":{item_id},"quantity":1}}')
+        results["redeem"] = run_wrk(tokens, "POST", "/api/v1/redemptions",
+                                    f'{{"item_id":{item_id},"quantity":1,"store_code":"S1"}}')
         results["catalog"] = run_wrk(tokens, "GET", "/api/v1/catalog")
     finally:
         stop(proc)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.fields import Id
 from app.jobs import MAX_RETRIES, RETRY_INTERVALS
 from app.pagination import ListArgs
 
@@ -161,11 +162,11 @@ class IssueAudience(Schema):
     tiers = fields.List(fields.String(validate=validate.Length(min=1, max=32)), validate=validate.Length(max=20))
     tags = fields.List(fields.String(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50),
                        metadata={"description": TAGS_DESCRIPTION})
-    member_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
+    member_ids = fields.List(Id(),
                              validate=validate.Length(max=10_000))
     birthday_month = fields.Integer(strict=True, validate=validate.Range(min=1, max=12))
     all_members = fields.Boolean()
-    audience_id = fields.Integer(strict=True, validate=validate.Range(min=1), metadata={
+    audience_id = Id(metadata={
         "description": "a saved audience (/admin/audiences): its filter is taken when the issue is created; "
                        "cannot be combined with the other criteria"})
 

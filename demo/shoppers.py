@@ -28,6 +28,7 @@ from app.operators.models import Store
 from coupons import wallet
 from mall import service as mall
 from marketing import tags
+from members import member_code
 from members import service as members
 from members.models import MemberIdentity
 from notifications import service as notifications
@@ -64,6 +65,7 @@ class History:
         self.rng = rng
         self.today = today
         self.stores = list(db.session.scalars(select(Store.id).order_by(Store.id)))
+        self.store_codes = list(db.session.scalars(select(Store.code).order_by(Store.id)))
         self.member_ids: dict[int, int] = {}
         self.orders: dict[int, list[tuple[int, str, int]]] = {}
         self.counter = 0
@@ -97,7 +99,8 @@ class History:
         self.counter += 1
         order_no = f"DEMO{self.counter:05d}"
         store_id = self.rng.choice(self.stores)
-        purchases.record(store_id, None, {"order_no": order_no, "member_id": member_id, "items": items,
+        code = member_code.issue(member_id).code  # the shopper shows their code: their coupons may be used
+        purchases.record(store_id, None, {"order_no": order_no, "member_code": code, "items": items,
                                           "coupon_ids": coupon_ids, "paid": payable})
         self.orders.setdefault(n, []).append((store_id, order_no, payable))
 
@@ -118,9 +121,10 @@ class History:
                 return
 
     def redeem(self, n: int) -> None:
+        home = self.store_codes[n % len(self.store_codes)]  # where the shopper collects a pickup gift
         for item in mall.catalog_for_member(self.member_ids[n]):
             if item.get("redeemable"):
-                self._quietly(lambda item=item: mall.redeem(self.member_ids[n], item["item"].id, 1))
+                self._quietly(lambda item=item: mall.redeem(self.member_ids[n], item["item"].id, 1, store_code=home))
                 return
 
     def tag(self, n: int, tag: str) -> None:

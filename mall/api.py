@@ -48,8 +48,10 @@ class Redemptions(MethodView):
     @shop_blp.response(201, RedemptionOut)
     def post(self, headers, body):
         """Redeem points for an item; 409 insufficient_points / out_of_stock / over_limit changes nothing.
-        The same Idempotency-Key with the same body returns the first redemption."""
-        return service.redeem(current_member_id(), body["item_id"], body["quantity"], headers["idempotency_key"])
+        A pickup item names the store where I collect it (store_code, from GET /api/v1/stores). The same
+        Idempotency-Key with the same body returns the first redemption."""
+        return service.redeem(current_member_id(), body["item_id"], body["quantity"], headers["idempotency_key"],
+                              body.get("store_code"))
 
 
 @shop_blp.route("/me/redemptions")
@@ -87,7 +89,8 @@ class Fulfil(MethodView):
     @staff_required
     @pos_blp.response(200, RedemptionOut)
     def post(self, redemption_id):
-        """Hand a redeemed gift over (once); my store is recorded."""
+        """Hand a redeemed gift over (once), in the store the member chose (else 403 wrong_pickup_store);
+        my store is recorded."""
         return service.fulfil(redemption_id, current_store_id(), current_identity().id)
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app import clock
 from app.db_types import UTCDateTime
 from app.extensions import db
+from app.operators.models import Store
 
 ITEM_KINDS = ("pickup", "coupon")
 LIMIT_PERIODS = ("day", "week", "month", "ever")
@@ -70,6 +71,9 @@ class Redemption(db.Model):
     coupon_ids: Mapped[list] = mapped_column(JSON, default=list)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     request_hash: Mapped[str] = mapped_column(String(64))
+    # The store the member chose to pick the gift up at: only its staff hand it over. None for coupon items
+    # and for pickups redeemed before stores were chosen (any store hands those over).
+    pickup_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fulfilled_store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
     fulfilled_by_id: Mapped[int | None] = mapped_column(ForeignKey("operators.id"))
@@ -78,3 +82,8 @@ class Redemption(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
     item: Mapped[CatalogItem] = relationship()
+    pickup_store: Mapped[Store | None] = relationship(foreign_keys=[pickup_store_id])
+
+    @property
+    def pickup_store_code(self) -> str | None:
+        return self.pickup_store.code if self.pickup_store is not None else None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.fields import patch_of
+from app.fields import Id, code, patch_of
 from app.pagination import ListArgs
 from mall.models import ITEM_KINDS, LIMIT_PERIODS, REDEMPTION_STATES
 from mall.service import MAX_QUANTITY
@@ -19,7 +19,7 @@ class CatalogItemIn(Schema):
     description = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=255))
     image_url = fields.URL(load_default=None, allow_none=True, validate=validate.Length(max=512))
     kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
-    coupon_template_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    coupon_template_id = Id(load_default=None, allow_none=True)
     points_price = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_POINTS))
     cash_price = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POINTS),
                                 metadata={"description": "fen, paid at the till on pickup"})
@@ -82,8 +82,10 @@ class ShopItemList(Schema):
 
 
 class RedeemIn(Schema):
-    item_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    item_id = Id(required=True)
     quantity = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_QUANTITY))
+    store_code = fields.String(validate=code(32), metadata={
+        "description": "pickup items: the store where the member collects the gift; only its staff hand it over"})
 
 
 class IdempotencyHeader(Schema):
@@ -112,17 +114,19 @@ class RedemptionOut(Schema):
     coupon_ids = fields.List(fields.Raw())
     created_at = fields.DateTime()
     fulfilled_at = fields.DateTime(allow_none=True)
+    pickup_store_code = fields.String(allow_none=True,
+                                      metadata={"description": "where the gift is handed over (pickup items)"})
     fulfilled_store_id = fields.Integer(allow_none=True)
     cancelled_at = fields.DateTime(allow_none=True)
     cancelled_by = fields.String(allow_none=True)
 
 
 class RedemptionSearchArgs(ListArgs):
-    member_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
-    item_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    member_id = Id(strict=False, load_default=None)
+    item_id = Id(strict=False, load_default=None)
     state = fields.String(load_default=None, validate=validate.OneOf(REDEMPTION_STATES))
 
 
 class PickupArgs(ListArgs):
-    member_id = fields.Integer(required=True, validate=validate.Range(min=1),
+    member_id = Id(strict=False, required=True,
                                metadata={"description": "the member id the scan returned"})

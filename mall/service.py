@@ -16,6 +16,8 @@ from app import clock, events
 from app.audit import service as audit
 from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
+from app.operators import service as operators
+from app.operators.models import Store
 from app.pagination import keyset_page
 from app.transactions import atomic
 from coupons import issuing, templates
@@ -146,8 +148,22 @@ def catalog_for_member(member_id: int) -> list[dict]:
 
 # --- redeeming ----------------------------------------------------------------------------------------
 
-def _request_hash(item_id: int, quantity: int) -> str:
-    return hashlib.sha256(f"{item_id}:{quantity}".encode()).hexdigest()
+def _request_hash(item_id: int, quantity: int, store_code: str | None) -> str:
+    body = f"{item_id}:{quantity}" if store_code is None else f"{item_id}:{quantity}:{store_code}"
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _pickup_store(item: CatalogItem, store_code: str | None) -> Store | None:
+    """Where a pickup gift will be handed over: the member chooses, and only that store's staff may fulfil
+    it (a clerk elsewhere could otherwise mark any member's gift handed over). Coupon items need none."""
+    if item.kind != "pickup":
+        return None
+    if store_code is None:
+        raise ValidationError("store_code", "Choose the store to pick this gift up at.", code="pickup_store_required")
+    store = operators.find_open_store(store_code)
+    if store is None:
+        raise ValidationError("store_code", f"There is no open store {store_code}.", code="store_not_found")
+    return store
 
 
 def _by_key(member_id: int, key: str) -> Redemption | None:
@@ -161,12 +177,14 @@ def _replay(existing: Redemption, request_hash: str) -> Redemption:
     return existing
 
 
-def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | None = None) -> Redemption:
-    """Debit the points (FIFO lots) and take the stock in one transaction, or change nothing (409)."""
+def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | None = None,
+           store_code: str | None = None) -> Redemption:
+    """Debit the points (FIFO lots) and take the stock in one transaction, or change nothing (409). A pickup
+    item names the store (`store_code`) where the member will collect it."""
 
     if not 1 <= quantity <= MAX_QUANTITY:  # the schema says so too; services are called from elsewhere
         raise ValidationError("quantity", f"Must be between 1 and {MAX_QUANTITY}.")
-    request_hash = _request_hash(item_id, quantity)
+    request_hash = _request_hash(item_id, quantity, store_code)
     try:
         with atomic():
             account = points_service.lock_account(member_id)
@@ -180,6 +198,7 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
             db.session.refresh(item)  # the stock another request just took
             if not clock.open_at(item, clock.now()):
                 raise Conflict("This item is not on sale now.", code="item_unavailable")
+            store = _pickup_store(item, store_code)
             if not ladder.tier_allowed(item.tiers, members_service.get_member(member_id)):
                 raise Forbidden("Members of this tier cannot redeem this item.", code="tier_not_allowed")
             if account.debt > 0:
@@ -197,7 +216,8 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
             redemption = Redemption(
                 member_id=member_id, item_id=item.id, quantity=quantity, points_total=points_total,
                 cash_total=item.cash_price * quantity, state="awaiting_pickup", coupon_ids=[],
-                idempotency_key=idempotency_key, request_hash=request_hash, created_at=clock.now())
+                pickup_store_id=store.id if store else None, idempotency_key=idempotency_key,
+                request_hash=request_hash, created_at=clock.now())
             db.session.add(redemption)
             db.session.flush()
             entry = points_service.debit(member_id, points_total, kind="spend", key=f"redemption:{redemption.id}",
@@ -215,9 +235,9 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
                     redemption.coupon_ids = [*redemption.coupon_ids, coupon.id]
                 redemption.state = "issued"
             db.session.flush()
-            if redemption.state == "awaiting_pickup":  # any store hands it over: tell the member it is ready
+            if redemption.state == "awaiting_pickup":  # tell the member it is ready, and where
                 events.redemption_ready.send(None, member_id=member_id, redemption_id=redemption.id,
-                                             item=item.name, store=None)
+                                             item=item.name, store=store.name if store else None)
     except IntegrityError:  # the same Idempotency-Key raced in: the first one stands
         existing = _by_key(member_id, idempotency_key) if idempotency_key else None
         if existing is None:
@@ -248,11 +268,15 @@ def _settled_error(redemption: Redemption) -> Conflict:
 
 
 def fulfil(redemption_id: int, store_id: int, operator_id: int) -> Redemption:
-    """Staff hand the gift over, once; the store that did it is recorded."""
+    """Staff hand the gift over, once, at the store the member chose (403 `wrong_pickup_store` elsewhere);
+    the store that did it is recorded."""
     with atomic():
         redemption = db.session.get(Redemption, redemption_id)
         if redemption is None:
             raise NotFound("No such redemption.", code="redemption_not_found")
+        if redemption.pickup_store_id is not None and redemption.pickup_store_id != store_id:
+            raise Forbidden(f"This gift is handed over at store {redemption.pickup_store.code}, the one the member "
+                            "chose.", code="wrong_pickup_store")
         done = db.session.execute(
             update(Redemption).where(Redemption.id == redemption_id, Redemption.state == "awaiting_pickup")
             .values(state="fulfilled", fulfilled_at=clock.now(), fulfilled_store_id=store_id,

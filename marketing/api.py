@@ -6,6 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app.auth import ADMIN_ROLES, admin_required, current_identity
+from app.inbound import body_limit
 from app.openapi import Blueprint as UploadBlueprint
 from coupons.schemas import IssueIn, IssueOut
 from marketing import audiences, issues, members, tags
@@ -100,6 +101,7 @@ class Tags(MethodView):
 
 @tags_blp.route("/tags/bulk")
 class BulkTags(MethodView):
+    @body_limit(tags.BULK_MAX_BYTES)
     @admin_required
     @tags_blp.arguments(BulkUpload, location="multipart")
     @tags_blp.response(200, BulkOut)

@@ -3,19 +3,18 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from app.fields import Id
 from app.pagination import ListArgs, page_schema
 from coupons.schemas import CouponOut
 from members.schemas import NextTier, PointsSummary, TierRef, VipState
 from points.schemas import LedgerPage
 from tiers.schemas import TierChangeOut
 
-MAX_ID = 2**63 - 1  # a bigger number is no member, and PostgreSQL would refuse to compare it with a bigint
-
 
 class AdminMemberQuery(ListArgs):
     """Every given filter must hold (AND). Unknown parameters are refused, so a typo never widens a search."""
 
-    member_id = fields.Integer(validate=validate.Range(min=1, max=MAX_ID))
+    member_id = Id(strict=False)
     phone = fields.String(validate=validate.Length(min=1, max=20), metadata={"description": "the full number, exact"})
     openid = fields.String(validate=validate.Length(min=1, max=128))
     unionid = fields.String(validate=validate.Length(min=1, max=128))

@@ -67,8 +67,8 @@ class AudienceFilter(Schema):
     rfm_segments = fields.List(fields.String(), validate=validate.Length(max=20))
     birthday_months = fields.List(fields.Integer(validate=validate.Range(min=1, max=12)),
                                   validate=validate.Length(max=12))
-    points_min = fields.Integer(validate=validate.Range(min=-(2**31), max=2**31))
-    points_max = fields.Integer(validate=validate.Range(min=-(2**31), max=2**31))
+    points_min = fields.Integer(validate=validate.Range(min=-(2**31), max=2**31 - 1))
+    points_max = fields.Integer(validate=validate.Range(min=-(2**31), max=2**31 - 1))
 
 
 class AudienceIn(Schema):

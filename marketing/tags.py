@@ -20,13 +20,15 @@ from app import clock
 from app.audit import service as audit
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
+from app.fields import MAX_ID
 from marketing.models import MemberLifecycle, MemberRfm
 from members.models import Member, MemberTag, Tier
 
 AUTO_PREFIXES = ("channel:", "tier:", "birthday_month:", "lifecycle:")
 AUTO_NAMES = ("vip", "super_user")
-TAG_PATTERN = re.compile(r"^[^\s,;\"'<>][^,;\"'<>\r\n\t]{0,63}$")
+TAG_PATTERN = re.compile(r"^[^\s,;\"'<>\x00-\x1f\x7f][^,;\"'<>\x00-\x1f\x7f]{0,63}$")  # no control characters
 BULK_MAX_ROWS = 100_000
+BULK_MAX_BYTES = 8 * 1024 * 1024  # 100,000 rows of id and phone fit; above the API's 1 MiB (app.inbound.body_limit)
 BATCH = 20_000
 
 
@@ -130,12 +132,12 @@ def _parse_csv(content: bytes) -> tuple[list[tuple[int, str, str]], list[dict]]:
         member_id = row[id_col].strip() if id_col is not None and id_col < len(row) else ""
         phone = row[phone_col].strip() if phone_col is not None and phone_col < len(row) else ""
         if member_id:
-            if member_id.isdigit() and 0 < int(member_id) < 2**63:
+            if re.fullmatch(r"[0-9]{1,10}", member_id) and 0 < int(member_id) <= MAX_ID:  # not '²' or '１'
                 wanted.append((number, "member_id", member_id))
             else:
                 errors.append({"row": number, "value": member_id, "code": "invalid", "reason": "not a member id"})
         elif phone:
-            if re.fullmatch(r"\+?\d{5,20}", phone):
+            if re.fullmatch(r"\+?[0-9]{5,20}", phone):
                 wanted.append((number, "phone", phone))
             else:
                 errors.append({"row": number, "value": phone, "code": "invalid", "reason": "not a phone number"})

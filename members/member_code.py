@@ -1,24 +1,32 @@
 """The rotating member code shown in the mini-program and scanned at the till.
 
 An 18-digit number (any barcode or QR scanner reads it) that changes every step (30 s). It is the
-member id and a 28-bit HMAC tag of (member id, time step), put through a keyed Feistel permutation of
-60 bits (cycle-walked into 10^18) so nobody without the server secret can read the member id from it,
-and the server needs no table to resolve it. The current and the previous step are accepted.
-Forging means guessing a 28-bit tag for a given member: one chance in 268 million per try.
+member id and a 28-bit HMAC tag of (member id, time step, the member's code nonce), put through a keyed
+Feistel permutation of 60 bits (cycle-walked into 10^18) so nobody without the server secret can read the
+member id from it, and the server needs no table to resolve it. The current and the previous step are
+accepted. Forging means guessing a 28-bit tag for a given member: one chance in 268 million per try.
+
+A code is used once: a purchase consumes it (a row in consumed_member_codes, whose primary key decides a
+race) and moves the member's nonce on, so the code /me/code shows next is a new one at once, not after
+the step ends, and the used one never matches again. Only ASCII digits are a code: the same number in
+full-width or Arabic-Indic digits is another string, which the consumed row would not have caught.
 """
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
 from app.errors import Conflict, NotFound
 from app.extensions import db
+from app.fields import MAX_ID
 from members.models import ConsumedMemberCode, Member
 
 DOMAIN = 10**18
@@ -27,6 +35,7 @@ TAG_MASK = (1 << TAG_BITS) - 1
 HALF_BITS = 30
 HALF_MASK = (1 << HALF_BITS) - 1
 ROUNDS = 4
+_CODE = re.compile(r"[0-9]{18}")  # ASCII only: str.isdigit() also takes '２' and '²'
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,10 @@ def _unpermute(key: bytes, value: int) -> int:
     return (left << HALF_BITS) | right
 
 
-def _tag(member_id: int, step: int) -> int:
-    digest = hmac.new(_key("tag"), f"{member_id}:{step}".encode(), hashlib.sha256).digest()
+def _tag(member_id: int, step: int, nonce: int) -> int:
+    # Nonce 0 signs what the codes signed before the nonce existed, so codes on screens stay valid over a deploy.
+    message = f"{member_id}:{step}" if nonce == 0 else f"{member_id}:{step}:{nonce}"
+    digest = hmac.new(_key("tag"), message.encode(), hashlib.sha256).digest()
     return int.from_bytes(digest[:4], "big") & TAG_MASK
 
 
@@ -74,12 +85,15 @@ def _current_step() -> int:
 
 
 def issue(member_id: int) -> IssuedCode:
-    """The member's code for the current step, and when it stops being accepted."""
+    """The member's code for the current step and nonce, and when it stops being accepted."""
     if not 0 < member_id < (DOMAIN >> TAG_BITS):
         raise ValueError("member id out of the code's range")
+    nonce = db.session.scalar(select(Member.code_nonce).where(Member.id == member_id))
+    if nonce is None:
+        raise NotFound("No such member.", code="member_not_found")
     step = _current_step()
     key = _key("permutation")
-    value = _permute(key, (member_id << TAG_BITS) | _tag(member_id, step))
+    value = _permute(key, (member_id << TAG_BITS) | _tag(member_id, step, nonce))
     while value >= DOMAIN:  # cycle-walk back into the 18-digit domain
         value = _permute(key, value)
     seconds = _step_seconds()
@@ -90,36 +104,52 @@ def issue(member_id: int) -> IssuedCode:
     )
 
 
+def _used() -> Conflict:
+    return Conflict("This member code was already used; ask for a fresh one.", code="member_code_used")
+
+
 def resolve(code: str) -> Member:
-    """Code -> member, or 404 `member_code_invalid` (forged, mistyped or expired)."""
+    """Code -> member, or 404 `member_code_invalid` (forged, mistyped, expired, not ASCII digits), or 409
+    `member_code_used`."""
     invalid = NotFound("This member code is not valid or has expired; ask for a fresh one.", code="member_code_invalid")
-    if not isinstance(code, str) or len(code) != 18 or not code.isdigit():
+    if not isinstance(code, str) or not _CODE.fullmatch(code):
         raise invalid
     key = _key("permutation")
     value = _unpermute(key, int(code))
     while value >= DOMAIN:
         value = _unpermute(key, value)
     member_id, tag = value >> TAG_BITS, value & TAG_MASK
-    step = _current_step()
-    if member_id == 0 or not any(hmac.compare_digest(str(tag), str(_tag(member_id, s))) for s in (step, step - 1)):
-        raise invalid
-    member = db.session.get(Member, member_id)
+    member = db.session.get(Member, member_id) if 0 < member_id <= MAX_ID else None  # 2**32 would be a 500
     if member is None:
         raise invalid
+    step = _current_step()
+
+    def signed_with(nonce: int) -> bool:
+        return any(hmac.compare_digest(str(tag), str(_tag(member_id, s, nonce))) for s in (step, step - 1))
+
+    if not signed_with(member.code_nonce):
+        if member.code_nonce > 0 and signed_with(member.code_nonce - 1):  # the code just used: say so
+            raise _used()
+        raise invalid
     if db.session.get(ConsumedMemberCode, code) is not None:
-        raise Conflict("This member code was already used; ask for a fresh one.", code="member_code_used")
+        raise _used()
     return member
 
 
 def consume(code: str, purpose: str) -> Member:
-    """Resolve and burn the code inside the caller's transaction; a replay gets 409 `member_code_used`.
+    """Resolve and burn the code inside the caller's transaction, and move the member's nonce on so their
+    next code is a fresh one; a replay gets 409 `member_code_used`.
 
     The primary key on consumed_member_codes decides a race: the loser's savepoint fails and it gets 409.
+    On SQLite the caller must have written in its transaction first (app.extensions: a savepoint opened
+    before the first write commits on release), or a purchase refused afterwards would still burn the code.
     """
     member = resolve(code)
     try:
         with db.session.begin_nested():
             db.session.add(ConsumedMemberCode(code=code, member_id=member.id, purpose=purpose))
+            db.session.execute(update(Member).where(Member.id == member.id)
+                               .values(code_nonce=Member.code_nonce + 1))
     except IntegrityError:
-        raise Conflict("This member code was already used; ask for a fresh one.", code="member_code_used") from None
+        raise _used() from None
     return member

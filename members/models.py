@@ -45,6 +45,8 @@ class Member(db.Model):
     # Purchases recorded at the till (refunded ones too): the till learns "first purchase" from the same
     # UPDATE that adds the purchase's growth, under that row's lock, instead of a query of the purchases.
     purchase_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Member codes consumed so far: mixed into the code's HMAC, so a used code is replaced at once (member_code).
+    code_nonce: Mapped[int] = mapped_column(default=0, server_default="0")
     # The current tier's review period: growth since `tier_period_start` must reach the tier's retention
     # threshold by `tier_review_on` (a business date; None for the entry tier, which is never reviewed).
     tier_period_start: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -7,6 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from app import references
 from app.errors import ValidationError as ApiValidationError
+from app.fields import Id
 
 # Format characters that emoji sequences need (👨‍👩‍👧 joins with U+200D; ZWNJ shapes some scripts); every other
 # format character (bidi overrides that reverse what a clerk reads, invisible separators) is refused.
@@ -29,7 +30,7 @@ class DisplayBenefit(Schema):
 
 
 class PackItem(Schema):
-    coupon_template_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    coupon_template_id = Id(required=True)
     count = fields.Integer(load_default=1, strict=True, validate=validate.Range(min=1, max=20))
 
 

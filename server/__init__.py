@@ -6,7 +6,6 @@ its CLI commands. Nothing imports it but the entry points (wsgi.py, the RQ worke
 from __future__ import annotations
 
 import logging
-import uuid
 
 from flask import Flask, g, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -33,7 +32,7 @@ import tiers.api
 import till.api
 import vip.api
 import vip.cli
-from app import api_docs, health, redis_store
+from app import api_docs, health, inbound, redis_store
 from app.audit import api as audit_api
 from app.errors import register_error_handlers
 from app.extensions import api, db, limiter, migrate
@@ -56,14 +55,28 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     config_class = config_for(mode)
     app.config.from_object(config_class)
     app.config.update(overrides or {})
-    app.json.ensure_ascii = False  # 普通会员, not \u666e\u901a
-    app.json.sort_keys = False
     if hasattr(config_class, "check"):
         config_class.check(app.config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if app.config["TRUSTED_PROXIES"]:  # the client's address for rate limits is what our proxies saw
         proxies = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
+
+    @app.before_request
+    def _request_id():
+        """First of the hooks, so that every error, even one the input checks raise, names the request."""
+        for name in ("identity", "operator_username"):  # per request (an app context can outlive one, as in tests)
+            g.pop(name, None)
+        g.request_id = inbound.request_id(request.headers.get("X-Request-ID"))
+
+    @app.after_request
+    def _echo_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return response
+
+    inbound.init_app(app)  # before any route and before the rate limiter's hook
+    app.json.ensure_ascii = False  # 普通会员, not \u666e\u901a
+    app.json.sort_keys = False
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
@@ -73,17 +86,6 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     api.init_app(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     register_error_handlers(app)
-
-    @app.before_request
-    def _request_id():
-        for name in ("identity", "operator_username"):  # per request (an app context can outlive one, as in tests)
-            g.pop(name, None)
-        g.request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
-
-    @app.after_request
-    def _echo_request_id(response):
-        response.headers["X-Request-ID"] = g.get("request_id", "")
-        return response
 
     app.register_blueprint(health.blp)
     app.register_blueprint(api_docs.blp)

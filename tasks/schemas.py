@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.fields import patch_of
+from app.fields import Id, patch_of
 from tasks.models import CAP_PERIODS, STREAK_RESETS, TASK_KINDS
 
 MAX_REWARD = 1_000_000
@@ -12,7 +12,7 @@ MAX_REWARD = 1_000_000
 class Reward(Schema):
     points = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_REWARD))
     growth = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_REWARD))
-    coupon_template_id = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    coupon_template_id = Id(load_default=None, allow_none=True)
 
 
 def _no_reward() -> dict:

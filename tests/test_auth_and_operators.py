@@ -242,3 +242,30 @@ def test_checking_a_token_against_its_row_is_one_statement(app, login, operator_
         assert current_identity().kind == kind
         current_identity()  # once per request
     assert len(sent) == 1, sent
+
+
+@pytest.mark.parametrize("claims", [
+    {"sub": "abc", "kind": "member"},
+    {"sub": "1", "kind": "member", "exp": "x"},
+    {"sub": "1", "kind": "member", "exp": True},
+    {"sub": "1", "kind": 5},
+    {"sub": "1", "kind": ["member"]},
+    {"sub": "１", "kind": "member"},
+    {"sub": str(2**31), "kind": "member"},
+    {"sub": "9" * 5000, "kind": "member"},
+    {"sub": "0", "kind": "member"},
+    {"sub": "1", "kind": "operator", "role": "staff", "store": "S1"},
+    {"sub": "1", "kind": "operator", "role": "staff", "store": 2**40},
+    {"sub": "1", "kind": "operator", "role": "staff", "store": True},
+    {"sub": "1", "kind": "operator", "role": 5, "store": 1},
+    {"sub": "1", "kind": "operator", "role": ["admin"]},
+])
+def test_claims_of_the_wrong_type_are_401(client, app, login, staff, claims):
+    """Signed with the key, but not what issue_token writes: int("abc") and a store id "S1" in a query were 500s."""
+    login("alice")
+    claims = {"exp": 2**40, **claims}
+    token = jwt.encode(claims, app.config["SECRET_KEY"], algorithm="HS256")
+    for method, path, body in [("GET", "/api/v1/me", None), ("POST", "/api/v1/pos/scan", {"member_code": "1"}),
+                               ("GET", "/api/v1/admin/members", None)]:
+        response = client.open(path, method=method, headers=bearer(token), json=body)
+        assert response.status_code == 401 and response.get_json()["error"]["code"] == "invalid_token", claims

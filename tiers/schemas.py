@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.fields import patch_of
+from app.fields import Id, patch_of
 from members.schemas import CODE_FORMAT, DisplayBenefit, PackItem, TierRef
 
 MAX_POINTS = 1_000_000
 class BirthdayGift(Schema):
     points = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=MAX_POINTS))
-    coupon_template_ids = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)),
+    coupon_template_ids = fields.List(Id(),
                                       load_default=list, validate=validate.Length(max=10))
     when = fields.String(load_default="birthday", validate=validate.OneOf(["birthday", "month_start"]),
                          metadata={"description": "on the birthday, or on the first day of the birthday month"})

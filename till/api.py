@@ -80,10 +80,14 @@ class PurchasesView(MethodView):
     @pos_blp.arguments(PurchaseIn())  # an instance: given a class, webargs builds the schema on every request
     @pos_blp.response(201, PurchaseOut)
     def post(self, body):
-        """Record a purchase (idempotent by order_no; same order_no with another body: 409)."""
+        """Record a purchase (idempotent by order_no; same order_no with another body: 409).
+
+        Spending points or using coupons needs the member's code (403 member_code_required), unless a manager
+        gives override_reason (audited). A refused purchase leaves the member code usable."""
         # The answer is built in PurchaseOut's shape (tests/points/test_purchases.py checks it is the schema's
         # fixed point) and stored as such for replays: sent as it is, not dumped through the schema again.
-        return jsonify(purchases.record(current_store_id(), current_identity().id, body)), 201
+        identity = current_identity()
+        return jsonify(purchases.record(current_store_id(), identity.id, body, identity.role)), 201
 
 
 @pos_blp.route("/purchases/<string:order_no>/refunds")

@@ -16,7 +16,8 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events
-from app.errors import ApiError, Conflict, NotFound, ValidationError
+from app.audit import service as audit
+from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from coupons import checkout
 from members import member_code
@@ -60,9 +61,26 @@ def _replay(row: Purchase | Refund, digest: str, what: str) -> dict:
     return row.response
 
 
-def record(store_id: int, operator_id: int | None, body: dict) -> dict:
-    """Record one purchase: consume the member code, spend points (FIFO), earn points (pending or not),
-    add growth, store the purchase, tell the other domains; all in one commit."""
+def check_presence(body: dict, operator_role: str | None) -> None:
+    """Points and coupons are the member's to spend: a purchase that uses them names the member by their
+    code (the shopper is at the till and showed it), not by an id any clerk of any store can type. A
+    manager may go without it by giving `override_reason`, which the audit log keeps; a quote only prices,
+    so it may still name the member by id."""
+    override = body.get("override_reason")
+    if override is not None and operator_role != "manager":
+        raise Forbidden("Only a manager may record a purchase without the member's code (override_reason).",
+                        code="override_not_allowed")
+    if body.get("member_code") is None and override is None:
+        for field in ("points_to_use", "coupon_ids"):
+            if body.get(field):
+                raise Forbidden("Spending points or using coupons needs the member's code; scan it (or a manager "
+                                "gives override_reason).", code="member_code_required")
+
+
+def record(store_id: int, operator_id: int | None, body: dict, operator_role: str | None = None) -> dict:
+    """Record one purchase: spend points (FIFO), earn points (pending or not), add growth, consume the
+    member code, store the purchase, tell the other domains; all in one commit."""
+    check_presence(body, operator_role)
     digest = request_hash(body)
     order_no = body["order_no"]
     try:
@@ -79,14 +97,17 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
             result = _replay(existing, digest, "order_no")
             db.session.rollback()
             return result
-        if body.get("member_code") is not None:
-            member_code.consume(body["member_code"], purpose=f"purchase:{store_id}:{order_no}")
         quote = pricing.build(member, body["items"], body.get("coupon_ids") or [], body.get("points_to_use"),
                               for_purchase=True)
         if body["paid"] != quote["payable"]:
             raise ValidationError("paid", f"The prices make {quote['payable']} fen payable, not {body['paid']}.",
                                   code="paid_mismatch")
-        answer = _write_purchase(store_id, operator_id, member, account, order_no, digest, quote)
+        answer = _write_purchase(store_id, operator_id, member, account, order_no, digest, quote,
+                                 body.get("member_code"))
+        if body.get("override_reason") is not None:
+            audit.record("purchase.override", "purchase", answer["purchase_id"], None, {
+                "order_no": order_no, "member_id": member.id, "points_spent": answer["points_spent"],
+                "coupon_ids": quote["coupon_ids"], "reason": body["override_reason"]})
         db.session.commit()
         return answer
     except IntegrityError:
@@ -101,10 +122,14 @@ def record(store_id: int, operator_id: int | None, body: dict) -> dict:
 
 
 def _write_purchase(store_id: int, operator_id: int | None, member: Member, account: PointsAccount, order_no: str,
-                    digest: str, quote: dict) -> dict:
+                    digest: str, quote: dict, code: str | None) -> dict:
     """The purchase's rows through Core statements built once (no unit-of-work flush: a good part of a
     purchase's CPU went there): the INSERT's unique (store, order_no) decides a race before any points move,
-    and the answer, stored for replays, goes out with the entry ids in one last UPDATE."""
+    and the answer, stored for replays, goes out with the entry ids in one last UPDATE.
+
+    The member code is consumed after every step that can refuse the purchase (coupons, points) and after
+    the first write: a refusal burns nothing, and on SQLite the consume's savepoint nests in a transaction
+    that has begun (one opened before the first write commits on release, app/extensions.py)."""
     now = clock.now()
     growth = ladder.purchase_growth(quote["payable"])
     purchase_id = db.session.execute(_INSERT_PURCHASE, dict(
@@ -133,6 +158,8 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
                              cause_id=purchase_id, available_at=quote["points_pending_until"],
                              expires_at=quote["earn_expires_at"], note=f"order {order_no}", new_key=True)
         earn_rules.record_uses(purchase_id, member.id, quote["business_date"], quote["rule_points"])
+    if code is not None:
+        member_code.consume(code, purpose=f"purchase:{store_id}:{order_no}")
     tier = ladder.tier_of(member)
     tier_code = tier.code if tier else None
     grown = tier_growth.add_purchase(member.id, growth, ref=key)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from app.fields import MAX_FEN, MAX_POINTS, StrictInt, code
+from app.fields import MAX_FEN, MAX_POINTS, Id, StrictInt, code
 from app.pagination import ListArgs, page_schema
 from members.schemas import TierRef
 
@@ -83,9 +83,9 @@ class CartItem(Schema):
 
 class QuoteIn(Schema):
     member_code = fields.String(validate=validate.Length(min=1, max=32))
-    member_id = StrictInt(validate=validate.Range(min=1, max=2**31 - 1))
+    member_id = Id()
     items = fields.List(fields.Nested(CartItem), required=True, validate=validate.Length(min=1, max=100))
-    coupon_ids = fields.List(StrictInt(validate=validate.Range(min=1, max=2**31 - 1)), load_default=None,
+    coupon_ids = fields.List(Id(), load_default=None,
                              validate=validate.Length(max=10),
                              metadata={"description": "omitted in a quote: the best coupons are suggested"})
     points_to_use = StrictInt(load_default=None, validate=validate.Range(min=0, max=MAX_POINTS))
@@ -100,9 +100,19 @@ class PurchaseIn(QuoteIn):
     order_no = fields.String(required=True, validate=code())
     paid = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_FEN),
                      metadata={"description": "fen paid in money; must equal the quote's payable"})
-    coupon_ids = fields.List(StrictInt(validate=validate.Range(min=1, max=2**31 - 1)), load_default=None,
+    coupon_ids = fields.List(Id(), load_default=None,
                              validate=validate.Length(max=10),
-                             metadata={"description": "the coupons to use (none when omitted)"})
+                             metadata={"description": "the coupons to use (none when omitted); with points_to_use "
+                                                      "> 0, needs member_code or a manager's override_reason"})
+    override_reason = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "managers only: spend the points or use the coupons of a member named by member_id, "
+                       "without their code; written to the audit log"})
+
+    @validates_schema
+    def _override_by_id(self, data, **kwargs):
+        if "override_reason" in data and "member_id" not in data:
+            raise ValidationError("override_reason goes with member_id: with the member's code, none is needed.",
+                                  "override_reason")
 
 
 class QuoteLine(Schema):

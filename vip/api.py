@@ -60,8 +60,10 @@ class Notify(MethodView):
     )
     def post(self):
         """WeChat Pay's signed payment result (no token: the signature is the authentication)."""
-        raw = request.get_data(cache=False)
-        if len(raw) > MAX_NOTIFY_BYTES:
+        # A bounded read: never more than MAX_NOTIFY_BYTES + 1 bytes in memory, whatever the body is.
+        too_large = (request.content_length or 0) > MAX_NOTIFY_BYTES
+        raw = b"" if too_large else request.stream.read(MAX_NOTIFY_BYTES + 1)
+        if too_large or len(raw) > MAX_NOTIFY_BYTES:
             ok, reason = False, "too large"
         else:
             try:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from app.fields import patch_of
+from app.fields import Id, patch_of
 from members.schemas import CODE_FORMAT, DisplayBenefit, PackItem
 
 
@@ -49,7 +49,7 @@ class VipPlanList(Schema):
 
 
 class VipOrderIn(Schema):
-    plan_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    plan_id = Id(required=True)
 
 
 class PaymentParams(Schema):

@@ -203,7 +203,7 @@ def handle_notify(xml: bytes) -> tuple[bool, str]:
     pay = wechat.pay_client()
     try:
         data = pay.parse_payment_result(xml)
-    except (InvalidSignatureException, ValueError):
+    except (InvalidSignatureException, ValueError, TypeError):  # TypeError: an empty <total_fee/>, signed
         log.warning("payment notify rejected: bad signature or unreadable XML")
         return False, "invalid signature"
     cfg = current_app.config

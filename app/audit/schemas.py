@@ -1,11 +1,11 @@
 from marshmallow import Schema, fields
 
-from app.fields import DayOrMoment
+from app.fields import DayOrMoment, Id
 from app.pagination import ListArgs, page_schema
 
 
 class AuditQuery(ListArgs):
-    actor_id = fields.Integer()
+    actor_id = Id(strict=False)
     action = fields.String()
     target_type = fields.String()
     target_id = fields.String()

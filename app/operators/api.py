@@ -4,9 +4,10 @@ from flask_smorest import Blueprint
 
 from app.extensions import client_address, limiter
 from app.operators import service
-from app.operators.schemas import OperatorLoginIn, OperatorLoginOut
+from app.operators.schemas import OperatorLoginIn, OperatorLoginOut, StoreList
 
 blp = Blueprint("operator_auth", __name__, url_prefix="/api/v1/auth", description="Staff and marketing login")
+stores_blp = Blueprint("stores", __name__, url_prefix="/api/v1/stores", description="The brand's stores")
 
 
 def _account_key() -> str:
@@ -43,4 +44,12 @@ class OperatorLogin(MethodView):
         return service.login(body["username"], body["password"])
 
 
-blueprints = [blp]
+@stores_blp.route("")
+class Stores(MethodView):
+    @stores_blp.response(200, StoreList)
+    def get(self):
+        """The open stores (code and name): where a shopper may choose to pick a points-mall gift up."""
+        return {"items": service.open_stores()}
+
+
+blueprints = [blp, stores_blp]

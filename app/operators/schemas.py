@@ -16,3 +16,12 @@ class OperatorOut(Schema):
 class OperatorLoginOut(Schema):
     token = fields.String()
     operator = fields.Nested(OperatorOut)
+
+
+class StoreOut(Schema):
+    code = fields.String()
+    name = fields.String()
+
+
+class StoreList(Schema):
+    items = fields.List(fields.Nested(StoreOut))

@@ -60,6 +60,15 @@ def get_store_by_code(code: str) -> Store:
     return store
 
 
+def open_stores() -> list[Store]:
+    return list(db.session.scalars(select(Store).where(Store.active.is_(True)).order_by(Store.code)))
+
+
+def find_open_store(code: str) -> Store | None:
+    """The active store with this code, or None (a shopper choosing where to pick a gift up)."""
+    return db.session.scalar(select(Store).where(Store.code == code, Store.active.is_(True)))
+
+
 def create_operator(username: str, password: str, role: str, store_code: str | None = None) -> Operator:
     if role not in ALL_ROLES:
         raise ValidationError("role", f"Must be one of {', '.join(ALL_ROLES)}.")

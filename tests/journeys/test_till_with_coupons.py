@@ -77,14 +77,14 @@ def test_one_coupon_raced_at_two_tills_is_used_once(app, client, program):
     login = client.post("/api/v1/auth/wechat-login", json={"code": "test-racer"}).get_json()
     member_id = login["member"]["id"]
     coupon = client.get("/api/v1/me/coupons", headers=bearer(login["token"])).get_json()["items"][0]
-    staff = _staff(client)
+    manager = _staff(client, "manager1")  # eight tills, one member: by id, with a manager's override
     cart = [{"sku": "TUMBLER", "qty": 1}]
 
     def buy(i):
         with app.app_context():
-            return app.test_client().post("/api/v1/pos/purchases", headers=staff, json={
+            return app.test_client().post("/api/v1/pos/purchases", headers=manager, json={
                 "order_no": f"RACE-{i}", "member_id": member_id, "items": cart, "coupon_ids": [coupon["id"]],
-                "paid": 12800 - 2000}).status_code
+                "paid": 12800 - 2000, "override_reason": "race test"}).status_code
 
     end_test_transaction()
     with ThreadPoolExecutor(max_workers=8) as pool:

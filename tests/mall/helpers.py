@@ -4,6 +4,7 @@ from __future__ import annotations
 from app.extensions import db
 from points import ledger as points_service
 
+PICKUP_STORE = "S1"  # where the tests' shoppers collect their gifts
 TOTE = {"code": "tote", "name": "帆布袋", "kind": "pickup", "points_price": 100, "stock": 10,
         "image_url": "https://cdn.example.com/tote.png"}
 

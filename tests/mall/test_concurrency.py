@@ -5,7 +5,11 @@ from mall.models import CatalogItem, Redemption
 from points.ledger import summary
 from tests.concurrency import fire
 from tests.conftest import bearer
-from tests.mall.helpers import add_item, give_points
+from tests.mall.helpers import PICKUP_STORE, add_item, give_points
+
+
+def _one(item: dict) -> dict:
+    return {"item_id": item["id"], "quantity": 1, "store_code": PICKUP_STORE}
 
 
 def test_hundred_members_race_for_the_last_ten(app, client, login, marketing):
@@ -15,7 +19,7 @@ def test_hundred_members_race_for_the_last_ten(app, client, login, marketing):
         token, member_id = login(f"m{n}")
         give_points(member_id, 100)
         tokens.append(token)
-    results = fire(app, [("POST", "/api/v1/redemptions", bearer(t), {"item_id": item["id"], "quantity": 1})
+    results = fire(app, [("POST", "/api/v1/redemptions", bearer(t), _one(item))
                          for t in tokens])
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 10, 409: 90}, statuses
@@ -29,7 +33,7 @@ def test_one_member_twenty_requests_points_for_three(app, client, login, marketi
     item = add_item(client, marketing, stock=100, points_price=100)
     token, member_id = login()
     give_points(member_id, 350)
-    results = fire(app, [("POST", "/api/v1/redemptions", bearer(token), {"item_id": item["id"], "quantity": 1})] * 20)
+    results = fire(app, [("POST", "/api/v1/redemptions", bearer(token), _one(item))] * 20)
     statuses = Counter(status for status, _ in results)
     assert statuses == {201: 3, 409: 17}, statuses
     assert summary(member_id)["balance"] == 50
@@ -41,7 +45,7 @@ def test_per_member_limit_holds_under_concurrency(app, client, login, marketing)
     item = add_item(client, marketing, stock=100, per_member_limit=2)
     token, member_id = login()
     give_points(member_id, 10_000)
-    results = fire(app, [("POST", "/api/v1/redemptions", bearer(token), {"item_id": item["id"], "quantity": 1})] * 12)
+    results = fire(app, [("POST", "/api/v1/redemptions", bearer(token), _one(item))] * 12)
     assert Counter(status for status, _ in results) == {201: 2, 409: 10}
     assert Redemption.query.count() == 2
 
@@ -51,7 +55,7 @@ def test_same_idempotency_key_at_once_makes_one(app, client, login, marketing):
     token, member_id = login()
     give_points(member_id, 10_000)
     headers = {**bearer(token), "Idempotency-Key": "tap-1"}
-    results = fire(app, [("POST", "/api/v1/redemptions", headers, {"item_id": item["id"], "quantity": 1})] * 10)
+    results = fire(app, [("POST", "/api/v1/redemptions", headers, _one(item))] * 10)
     assert {status for status, _ in results} == {201}
     assert len({body["id"] for _, body in results}) == 1
     assert Redemption.query.count() == 1 and summary(member_id)["balance"] == 9_900
@@ -61,7 +65,7 @@ def test_concurrent_cancels_return_points_once(app, client, login, marketing):
     item = add_item(client, marketing, stock=5)
     token, member_id = login()
     give_points(member_id, 100)
-    redemption = client.post("/api/v1/redemptions", json={"item_id": item["id"], "quantity": 1},
+    redemption = client.post("/api/v1/redemptions", json=_one(item),
                              headers=bearer(token)).get_json()
     path = f"/api/v1/me/redemptions/{redemption['id']}/cancel"
     results = fire(app, [("POST", path, bearer(token), None)] * 8)

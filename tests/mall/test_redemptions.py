@@ -7,12 +7,12 @@ from points.ledger import summary
 from points.models import LedgerEntry, PointsLot
 from tests.conftest import bearer
 from tests.coupons.helpers import template
-from tests.mall.helpers import add_item, give_points
+from tests.mall.helpers import PICKUP_STORE, add_item, give_points
 
 
 def _redeem(client, token, item_id, quantity=1, **headers):
-    return client.post("/api/v1/redemptions", json={"item_id": item_id, "quantity": quantity},
-                       headers={**bearer(token), **headers})
+    return client.post("/api/v1/redemptions", json={"item_id": item_id, "quantity": quantity,
+                                                    "store_code": PICKUP_STORE}, headers={**bearer(token), **headers})
 
 
 def _stock(item_id):
@@ -56,7 +56,7 @@ def test_refusals_change_nothing(client, login, marketing, tiers):
         ({"item_id": item["id"], "quantity": 2}, 409, "over_limit"),
     ]
     for body, status, code in cases:
-        response = client.post("/api/v1/redemptions", json=body, headers=bearer(token))
+        response = client.post("/api/v1/redemptions", json=body | {"store_code": PICKUP_STORE}, headers=bearer(token))
         assert response.status_code == status, (body, response.get_json())
         assert response.get_json()["error"]["code"] == code, body
     assert Redemption.query.count() == 0
@@ -175,6 +175,43 @@ def test_fulfil_once_in_staff_store(client, login, marketing, staff, stores):
     assert client.post("/api/v1/pos/redemptions/999/fulfil", headers=staff).status_code == 404
     assert client.post(f"/api/v1/pos/redemptions/{redemption['id']}/fulfil", headers=bearer(token)).status_code == 403
     assert client.post(f"/api/v1/pos/redemptions/{redemption['id']}/fulfil", headers=marketing).status_code == 403
+
+
+def test_a_pickup_is_handed_over_only_at_the_store_the_member_chose(client, login, marketing, operator_token):
+    """Any store's clerk could mark any member's gift handed over, by its id."""
+    item = add_item(client, marketing)
+    token, member_id = login()
+    give_points(member_id, 500)
+    stores = client.get("/api/v1/stores").get_json()["items"]
+    assert [(s["code"], s["name"]) for s in stores] == [("S1", "Store S1"), ("S2", "Store S2")]
+    for body, code in [({}, "pickup_store_required"), ({"store_code": "S9"}, "store_not_found")]:
+        refused = client.post("/api/v1/redemptions", headers=bearer(token),
+                              json={"item_id": item["id"], "quantity": 1, **body})
+        assert refused.status_code == 422 and refused.get_json()["error"]["code"] == code, refused.get_json()
+    assert Redemption.query.count() == 0 and summary(member_id)["balance"] == 500 and _stock(item["id"]) == 10
+    redemption = client.post("/api/v1/redemptions", headers=bearer(token),
+                             json={"item_id": item["id"], "quantity": 1, "store_code": "S2"}).get_json()
+    assert redemption["pickup_store_code"] == "S2"
+    path = f"/api/v1/pos/redemptions/{redemption['id']}/fulfil"
+    for role in ("staff", "manager"):
+        elsewhere = client.post(path, headers=bearer(operator_token(role, "S1")))
+        assert elsewhere.status_code == 403 and elsewhere.get_json()["error"]["code"] == "wrong_pickup_store"
+        assert "S2" in elsewhere.get_json()["error"]["message"]
+    db.session.expire_all()
+    assert db.session.get(Redemption, redemption["id"]).state == "awaiting_pickup"
+    there = client.post(path, headers=bearer(operator_token("staff", "S2")))
+    assert there.status_code == 200 and there.get_json()["state"] == "fulfilled"
+
+
+def test_a_pickup_redeemed_before_stores_were_chosen_is_handed_over_anywhere(client, login, marketing, staff):
+    item = add_item(client, marketing)
+    token, member_id = login()
+    give_points(member_id, 500)
+    redemption = _redeem(client, token, item["id"]).get_json()
+    db.session.get(Redemption, redemption["id"]).pickup_store_id = None  # as migration 0014 leaves older rows
+    db.session.commit()
+    done = client.post(f"/api/v1/pos/redemptions/{redemption['id']}/fulfil", headers=staff)
+    assert done.status_code == 200 and done.get_json()["pickup_store_code"] is None
 
 
 def test_member_cancel_returns_points_with_expiry_and_stock(client, login, marketing, at):

@@ -1,3 +1,5 @@
+import hashlib
+import hmac
 from datetime import timedelta
 
 import pytest
@@ -96,3 +98,31 @@ def test_scan_is_for_store_staff_only(client, login, marketing):
     assert as_marketing.status_code == 403
     anonymous = client.post("/api/v1/pos/scan", json={"member_code": "1" * 18})
     assert anonymous.status_code == 401
+
+
+def _code_for(member_id: int, tag: int) -> str:
+    """A code for any (member id, tag), made with the server secret as `issue` makes one."""
+    key = member_code._key("permutation")
+    value = member_code._permute(key, (member_id << member_code.TAG_BITS) | tag)
+    while value >= member_code.DOMAIN:
+        value = member_code._permute(key, value)
+    return f"{value:018d}"
+
+
+def test_a_code_naming_an_id_beyond_the_members_column_is_invalid(login):
+    """A made-up code decodes to a member id up to 2**32: the look-up must not reach PostgreSQL's integer."""
+    login("alice")
+    for member_id in (2**31, 2**31 + 5, (member_code.DOMAIN >> member_code.TAG_BITS) - 1):
+        with pytest.raises(NotFound) as refused:
+            member_code.resolve(_code_for(member_id, 12345))
+        assert refused.value.code == "member_code_invalid"
+
+
+def test_the_code_before_the_nonce_existed_is_still_accepted(login, at):
+    """Nonce 0 signs what codes signed before migration 0013: codes on screens survive the deploy."""
+    at("2026-06-01T10:00:05+00:00")
+    _, member_id = login("alice")
+    step = member_code._current_step()
+    digest = hmac.new(member_code._key("tag"), f"{member_id}:{step}".encode(), hashlib.sha256).digest()
+    legacy = _code_for(member_id, int.from_bytes(digest[:4], "big") & member_code.TAG_MASK)
+    assert legacy == member_code.issue(member_id).code and member_code.resolve(legacy).id == member_id

@@ -7,6 +7,7 @@ import pytest
 
 from app.extensions import db
 from catalog.models import Product
+from members import member_code
 from points import ledger as ledger
 from points.models import PointsPolicy
 
@@ -64,6 +65,10 @@ def buy(client, staff):
             assert quote.status_code == 200, quote.get_json()
             paid = quote.get_json()["payable"]
         body = {"order_no": order_no, **body, "paid": paid}
+        if (extra.get("points_to_use") or extra.get("coupon_ids")) and "override_reason" not in extra:
+            # the shopper shows their code: points and coupons are spent only so (till.purchases.check_presence)
+            code = member_code.issue(member_id).code
+            body = {k: v for k, v in body.items() if k != "member_id"} | {"member_code": code}
         return client.post("/api/v1/pos/purchases", json=body, headers=headers or staff)
 
     return do

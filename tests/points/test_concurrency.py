@@ -10,6 +10,7 @@ from members import member_code
 from points import ledger as ledger
 from points.models import LedgerEntry
 from tests.concurrency import end_test_transaction
+from tests.conftest import bearer
 from till.models import Purchase, Refund
 
 
@@ -62,14 +63,15 @@ def test_fifty_threads_one_order_no_with_a_member_code(app, staff, shopper):
     assert db.session.scalar(select(func.count()).select_from(Purchase)) == 1 and _earns() == 1
 
 
-def test_twenty_purchases_spending_everything_one_wins(app, staff, shopper, give):
+def test_twenty_purchases_spending_everything_one_wins(app, operator_token, shopper, give):
     _, member_id = shopper
     give(member_id, 1000)
+    manager = bearer(operator_token("manager", "S1"))  # twenty tills, one member: by id, with a manager's override
 
     def spend(client, index):
-        return client.post("/api/v1/pos/purchases", headers=staff, json={
+        return client.post("/api/v1/pos/purchases", headers=manager, json={
             "order_no": f"ALL{index}", "member_id": member_id, "items": [{"sku": "MUG", "qty": 1}],
-            "points_to_use": 1000, "paid": 9000})
+            "points_to_use": 1000, "paid": 9000, "override_reason": "race test"})
 
     results = _race(app, 20, spend)
     statuses = sorted(status for status, _ in results)

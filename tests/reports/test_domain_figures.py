@@ -46,8 +46,8 @@ def activity(client, marketing, history, at):
     checkin.check_in(ids["A"])
     checkin.check_in(ids["B"])
     give_points(ids["B"], 100)
-    kept = mall.redeem(ids["B"], item["id"], 1)
-    undone = mall.redeem(ids["B"], item["id"], 2)
+    kept = mall.redeem(ids["B"], item["id"], 1, store_code="S1")
+    undone = mall.redeem(ids["B"], item["id"], 2, store_code="S1")
     mall.cancel(undone.id, member_id=ids["B"])
     tasks.complete(ids["A"], "post", "photo-3")
     assert kept.state == "awaiting_pickup"

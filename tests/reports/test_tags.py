@@ -104,6 +104,41 @@ def test_bulk_csv_unusable_files_change_nothing(client, marketing, history, cont
     assert _tag_set(member_id) == set()
 
 
+def test_bulk_csv_ids_in_other_digits_or_out_of_range_are_row_errors(client, marketing, history):
+    """'²' passed str.isdigit() and int('²') gave 500; 2**31 was a 500 on PostgreSQL."""
+    a = history.member("a")
+    bad = ["²", "１２", "٣", str(2**31), "9" * 5000, "0", "-1", "1e3", f"{a}\u0000"]
+    csv_text = "member_id\n" + f"{a}\n" + "".join(f"{value}\n" for value in bad)
+    response = _upload(client, marketing, csv_text)
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["members"] == 1 and body["changed"] == 1
+    assert [(e["row"], e["code"]) for e in body["errors"]] == [(row, "invalid") for row in range(3, 3 + len(bad))]
+    assert _tag_set(a) == {"团购客户"}
+
+
+def test_bulk_csv_may_be_bigger_than_other_bodies(client, marketing, history, app):
+    """The API takes 1 MiB bodies (413 above); the CSV upload takes up to tags.BULK_MAX_BYTES."""
+    a = history.member("a")
+    note = "x" * 200
+    rows = [f"{a},{note}"] * 6000  # 1.2 MB
+    assert len("\n".join(rows)) > app.config["MAX_CONTENT_LENGTH"]
+    response = _upload(client, marketing, "member_id,note\n" + "\n".join(rows))
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["members"] == 1 and _tag_set(a) == {"团购客户"}
+    too_big = _upload(client, marketing, "member_id,note\n" + f"{a},{'x' * tags.BULK_MAX_BYTES}\n", tag="other")
+    assert too_big.status_code == 413 and too_big.get_json()["error"]["code"] == "payload_too_large"
+    assert _tag_set(a) == {"团购客户"}
+
+
+def test_a_tag_with_control_characters_is_refused(client, marketing, history):
+    a = history.member("a")
+    for tag in ("a\u0000b", "tab\there", "\u0007bell"):
+        response = _upload(client, marketing, f"member_id\n{a}\n", tag=tag)
+        assert response.status_code == 422 and response.get_json()["error"]["code"] == "bad_tag", tag
+    assert _tag_set(a) == set()
+
+
 def test_bulk_csv_needs_a_file_and_a_marketing_token(client, marketing, staff):
     no_file = client.post("/api/v1/admin/tags/bulk", data={"tag": "t"}, headers=marketing,
                           content_type="multipart/form-data")

@@ -84,7 +84,7 @@ def test_bad_completions(client, login, marketing, tiers, at):
         ("share", {"ref": ""}, 422, "validation_error"),
         ("share", {"ref": "   "}, 422, "validation_error"),
         ("share", {"ref": "x" * 129}, 422, "validation_error"),
-        ("share", {"ref": "a\u0000b"}, 422, "validation_error"),
+        ("share", {"ref": "a\u0000b"}, 422, "invalid_characters"),  # refused for every route (app.inbound)
         ("share", {"ref": "a\nb"}, 422, "validation_error"),
         ("share", {}, 422, "validation_error"),
         ("share", {"ref": 5}, 422, "validation_error"),

@@ -286,3 +286,38 @@ def test_job_commands(app, tiers):
         assert result.exit_code == 0 and "'failed': 0" in result.output, (args, result.output)
     bad = runner.invoke(args=["tiers", "monthly-packs", "--month", "May"])
     assert bad.exit_code != 0 and "Must be YYYY-MM" in bad.output
+
+
+def _signed_with_a_repeated_element(wxpay, order_no: str) -> bytes:
+    """A notify carrying <total_fee> twice, signed over what xmltodict makes of it (a list): only the key's
+    holder could send it, but it crashed the notify (int(list)) instead of being refused."""
+    fields = {"appid": wxpay.appid, "mch_id": wxpay.mch_id, "nonce_str": "n1", "result_code": "SUCCESS",
+              "return_code": "SUCCESS", "out_trade_no": order_no, "total_fee": ["29900", "29900"],
+              "transaction_id": "T-DUP"}
+    sign = calculate_signature(fields, wxpay.api_key)
+    inner = "".join(f"<{k}>{x}</{k}>" for k, v in fields.items() for x in (v if isinstance(v, list) else [v]))
+    return f"<xml>{inner}<sign>{sign}</sign></xml>".encode()
+
+
+def test_malformed_notifies_get_fail_and_change_nothing(client, login, plan, wxpay):
+    token, member_id = login("alice")
+    order_no = _order(client, token, plan.id)["order"]["order_no"]
+    malformed = [
+        b"<xml>abc</xml>",
+        b"<xml/>",
+        b"<xml></xml>",
+        b"<other><total_fee>1</total_fee></other>",
+        b'<xml><total_fee currency="CNY">29900</total_fee></xml>',
+        b"<xml><total_fee><fen>29900</fen></total_fee></xml>",
+        b"<xml><total_fee>1</total_fee><total_fee>2</total_fee></xml>",
+        _signed_with_a_repeated_element(wxpay, order_no),
+        b"<xml>" + b"<a>x</a>" * 20_000 + b"</xml>",  # 160 KB: above the notify's 64 KB, read no further
+    ]
+    for xml in malformed:
+        response = client.post("/api/v1/pay/notify", data=xml, content_type="text/xml")
+        assert response.status_code == 200 and response.content_type.startswith("text/xml"), xml[:60]
+        assert xmltodict.parse(response.data)["xml"]["return_code"] == "FAIL", xml[:60]
+    assert _member(member_id).vip_until is None
+    assert db.session.query(VipOrder).one().state == "created"
+    assert db.session.query(VipPeriod).count() == 0
+    assert _notify(client, wxpay.notify_xml(order_no, 29900)) == "SUCCESS"  # the real one still goes through

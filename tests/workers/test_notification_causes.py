@@ -32,22 +32,24 @@ def test_an_adjustment_announces_the_points_but_a_deduction_does_not(client, log
     assert [(k, d["points"], d["reason"]) for _, k, d in _notes()] == [("points_credited", 300, "补偿")]
 
 
-def test_a_pickup_redemption_announces_it_is_ready(client, login, marketing):
+def test_a_pickup_redemption_announces_it_is_ready(client, login, marketing, stores):
     item = add_item(client, marketing)
     token, member_id = login()
     give_points(member_id, 100)
     before = len(_notes())  # the seeding grant itself announces points
-    response = client.post("/api/v1/redemptions", json={"item_id": item["id"], "quantity": 1}, headers=bearer(token))
+    response = client.post("/api/v1/redemptions", json={"item_id": item["id"], "quantity": 1, "store_code": "S1"},
+                           headers=bearer(token))
     assert response.status_code == 201, response.get_json()
     [(who, kind, data)] = _notes()[before:]
-    assert (who, kind, data["item"]) == (member_id, "redemption_ready", "帆布袋")
+    assert (who, kind, data["item"], data["store"]) == (member_id, "redemption_ready", "帆布袋", "Store S1")
 
 
-def test_a_refused_redemption_announces_nothing(client, login, marketing):
+def test_a_refused_redemption_announces_nothing(client, login, marketing, stores):
     item = add_item(client, marketing, points_price=500)
     token, member_id = login()
     give_points(member_id, 100)
     before = len(_notes())
-    response = client.post("/api/v1/redemptions", json={"item_id": item["id"], "quantity": 1}, headers=bearer(token))
+    response = client.post("/api/v1/redemptions", json={"item_id": item["id"], "quantity": 1, "store_code": "S1"},
+                           headers=bearer(token))
     assert response.status_code == 409
     assert len(_notes()) == before
