@@ -27,6 +27,7 @@ me_blp = Blueprint("operator_me", __name__, url_prefix="/api/v1/me/operator", de
 
 admin_only = operator_required("admin")
 LOGIN_LIMIT = "5/minute"  # failed logins per username a minute, shared by the API and the console
+LOGIN_SCOPE = "operator-login"
 
 
 def login_limit_key(username: object) -> str:
@@ -42,7 +43,8 @@ def _username_key() -> str:
 @blp.route("/operator-login")
 class OperatorLogin(MethodView):
     # More than 5 failed logins a minute for one username: 429 (successes do not count).
-    decorators = [limiter.limit(LOGIN_LIMIT, key_func=_username_key, deduct_when=lambda r: r.status_code == 401)]
+    decorators = [limiter.shared_limit(LOGIN_LIMIT, scope=LOGIN_SCOPE, key_func=_username_key,
+                                       deduct_when=lambda r: r.status_code == 401)]
 
     @blp.arguments(OperatorLoginIn)
     @blp.response(200, OperatorLoginOut)
