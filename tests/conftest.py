@@ -172,3 +172,12 @@ def tiers():
     from members.models import Tier
 
     return {t.code: t for t in db.session.scalars(db.select(Tier))}
+
+
+@pytest.fixture
+def program(at):
+    """The demo program without its months of history, on a Thursday (no 会员日 double points)."""
+    import demo
+
+    at("2026-03-05T10:00:00+08:00")
+    demo.seed(with_history=False)

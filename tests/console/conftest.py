@@ -1,16 +1,8 @@
 import pytest
 
-import demo
 from app.extensions import db
 from members import member_code
 from points import ledger
-
-
-@pytest.fixture
-def program(at):
-    """The demo program without its months of history, on a Thursday (no 会员日 double points)."""
-    at("2026-03-05T10:00:00+08:00")
-    demo.seed(with_history=False)
 
 
 @pytest.fixture
