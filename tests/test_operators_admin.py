@@ -27,7 +27,7 @@ def test_admin_lists_creates_and_changes_operators_audited(client, operator_toke
                        json={"username": "clerk9", "password": "password123"}).status_code == 401
     listed = client.get("/api/v1/admin/operators?active=false", headers=admin).get_json()["items"]
     assert [o["username"] for o in listed] == ["clerk9"]
-    rows = AuditLog.query.filter_by(target_type="operator", target_id=str(clerk["id"])).all()
+    rows = AuditLog.query.filter_by(target_type="operator", target_id=str(clerk["id"])).order_by(AuditLog.id).all()
     assert [r.action for r in rows] == ["operator.create", "operator.update"]
     assert "password_hash" not in str(rows[0].after)
 

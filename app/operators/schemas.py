@@ -9,11 +9,14 @@ class OperatorLoginIn(Schema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=256))
 
 
-class OperatorOut(Schema):
+class OperatorBrief(Schema):
     id = fields.Integer()
     username = fields.String()
     role = fields.String()
     store_id = fields.Integer(allow_none=True)
+
+
+class OperatorOut(OperatorBrief):
     store_code = fields.Function(lambda operator: operator.store.code if operator.store else None, allow_none=True)
     active = fields.Boolean()
     created_at = fields.DateTime()
@@ -21,7 +24,7 @@ class OperatorOut(Schema):
 
 class OperatorLoginOut(Schema):
     token = fields.String()
-    operator = fields.Nested(OperatorOut)
+    operator = fields.Nested(OperatorBrief)
 
 
 class OperatorIn(Schema):

@@ -102,7 +102,8 @@ def test_admin_creates_disables_resets_and_assigns_operators_audited(client, pro
     post(client, f"/console/admin/operators/{clerk.id}", {"action": "disable"}, page="/console/admin/operators")
     clerk = Operator.query.filter_by(username="clerk9").one()
     assert (clerk.role, clerk.store.code, clerk.active) == ("manager", "S1", False)
-    actions = [row.action for row in AuditLog.query.filter_by(target_type="operator", target_id=str(clerk.id))]
+    actions = [row.action for row in AuditLog.query.filter_by(target_type="operator", target_id=str(clerk.id))
+               .order_by(AuditLog.id)]
     assert actions == ["operator.create", "operator.update", "operator.update", "operator.update"]
     assert AuditLog.query.filter_by(action="operator.update").first().actor_name == "admin"
     own = Operator.query.filter_by(username="admin").one()
