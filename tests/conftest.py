@@ -132,7 +132,7 @@ def login(client):
 def stores():
     from app.operators import service
 
-    return {code: service.create_store(code, f"Store {code}") for code in ("S1", "S2")}
+    return {code: service.create_store(code, f"Store {code}", audited=False) for code in ("S1", "S2")}
 
 
 @pytest.fixture
@@ -145,7 +145,8 @@ def operator_token(client, stores):
     def make(role: str = "staff", store: str | None = "S1") -> str:
         counter["n"] += 1
         username = f"{role}{counter['n']}"
-        service.create_operator(username, "password123", role, store if role in ("staff", "manager") else None)
+        service.create_operator(username, "password123", role, store if role in ("staff", "manager") else None,
+                                audited=False)
         response = client.post("/api/v1/auth/operator-login", json={"username": username, "password": "password123"})
         assert response.status_code == 200, response.get_json()
         return response.get_json()["token"]

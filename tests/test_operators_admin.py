@@ -59,6 +59,7 @@ def test_stores_are_listed_and_created_once(client, operator_token):
     assert again.get_json()["error"]["code"] == "store_exists"
     codes = [s["code"] for s in client.get("/api/v1/admin/stores", headers=admin).get_json()["items"]]
     assert codes == ["S1", "S2", "S3"]
+    assert [r.action for r in AuditLog.query.filter_by(target_type="store")] == ["store.create"]
 
 
 def test_an_operator_changes_their_own_password_with_the_current_one(client, operator_token):

@@ -33,13 +33,15 @@ def _dummy_hash(method: str) -> str:
     return generate_password_hash("not-a-real-password", method=method)
 
 
-def create_store(code: str, name: str) -> Store:
+def create_store(code: str, name: str, *, audited: bool = True) -> Store:
+    """A new store; audited unless seeded (the demo, the test fixtures), like ladder.save_tier."""
     if db.session.scalar(select(Store).where(Store.code == code)):
         raise Conflict(f"Store {code} already exists.", code="store_exists")
     store = Store(code=code, name=name)
     db.session.add(store)
     db.session.flush()
-    audit.record("store.create", "store", store.id, None, {"code": code, "name": name})
+    if audited:
+        audit.record("store.create", "store", store.id, None, {"code": code, "name": name})
     db.session.commit()
     return store
 
@@ -80,8 +82,9 @@ def operator_out(operator: Operator) -> dict:
             "active": operator.active}
 
 
-def create_operator(username: str, password: str, role: str, store_code: str | None = None) -> Operator:
-    """A new account; audited. Store staff and managers are bound to one store."""
+def create_operator(username: str, password: str, role: str, store_code: str | None = None, *,
+                    audited: bool = True) -> Operator:
+    """A new account; audited unless seeded. Store staff and managers are bound to one store."""
     store = _store_for(role, store_code)
     _check_password(password)
     if db.session.scalar(select(Operator).where(Operator.username == username)):
@@ -94,7 +97,8 @@ def create_operator(username: str, password: str, role: str, store_code: str | N
     )
     db.session.add(operator)
     db.session.flush()
-    audit.record("operator.create", "operator", operator.id, None, operator_out(operator))
+    if audited:
+        audit.record("operator.create", "operator", operator.id, None, operator_out(operator))
     db.session.commit()
     return operator
 
