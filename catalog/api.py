@@ -2,11 +2,17 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import (
-    admin_required,
-)
+from app.auth import admin_required, staff_required
 from catalog import service as products
-from catalog.schemas import ProductIn, ProductOut, ProductPage, ProductPatch, ProductQuery
+from catalog.schemas import (
+    ProductIn,
+    ProductOut,
+    ProductPage,
+    ProductPatch,
+    ProductQuery,
+    TillProductList,
+    TillProductQuery,
+)
 
 admin_blp = Blueprint("catalog_admin", __name__, url_prefix="/api/v1/admin",
                       description="Marketing: products and member prices")
@@ -45,4 +51,17 @@ class ProductView(MethodView):
         return products.update(sku, body)
 
 
-blueprints = [admin_blp]
+pos_blp = Blueprint("pos_products", __name__, url_prefix="/api/v1/pos", description="Till: find products")
+
+
+@pos_blp.route("/products")
+class TillProducts(MethodView):
+    @staff_required
+    @pos_blp.arguments(TillProductQuery, location="query")
+    @pos_blp.response(200, TillProductList)
+    def get(self, args):
+        """Products on sale by part of their SKU or name, for building a basket."""
+        return {"items": products.search_for_till(args["q"], args["limit"])}
+
+
+blueprints = [admin_blp, pos_blp]

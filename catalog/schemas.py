@@ -42,3 +42,21 @@ class ProductQuery(ListArgs):
 
 
 ProductPage = page_schema(ProductOut, "ProductPage")
+
+
+class TillProductQuery(Schema):
+    q = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                      metadata={"description": "part of a SKU or a name; an exact SKU comes first"})
+    limit = fields.Integer(load_default=20, validate=validate.Range(min=1, max=50))
+
+
+class TillProductOut(Schema):
+    sku = fields.String()
+    name = fields.String()
+    category = fields.String(allow_none=True)
+    list_price = fields.Integer()
+    member_prices = fields.Dict(keys=fields.String(), values=fields.Integer())
+
+
+class TillProductList(Schema):
+    items = fields.List(fields.Nested(TillProductOut))

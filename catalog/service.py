@@ -113,3 +113,24 @@ def unknown_categories(categories) -> list[str]:
     categories = list(dict.fromkeys(categories))
     known = known_categories(set(categories)) if categories else set()
     return [category for category in categories if category not in known]
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern matching `text` anywhere, its own % and _ taken literally."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def search_for_till(query: str, limit: int = 20) -> list[Product]:
+    """Products on sale whose SKU or name contains `query` (case-insensitive), for a clerk building a
+    basket: an exact SKU first (what a barcode scan types), then by SKU. Inactive products are left out,
+    since the till cannot sell them."""
+    text = query.strip()
+    if not text:
+        return []
+    pattern = _like(text)
+    stmt = (select(Product)
+            .where(Product.active.is_(True),
+                   Product.sku.ilike(pattern, escape="\\") | Product.name.ilike(pattern, escape="\\"))
+            .order_by((Product.sku != text), Product.sku)
+            .limit(limit))
+    return list(db.session.scalars(stmt))

@@ -14,9 +14,9 @@ OPERATORS = [("staff1", "staff", "S1"), ("staff2", "staff", "S2"), ("manager1", 
 def seed() -> list[str]:
     for code, name in STORES:
         if db.session.scalar(select(Store).where(Store.code == code)) is None:
-            service.create_store(code, name)
+            service.create_store(code, name, audited=False)
     for username, role, store in OPERATORS:
         if db.session.scalar(select(Operator).where(Operator.username == username)) is None:
-            service.create_operator(username, DEMO_PASSWORD, role, store)
+            service.create_operator(username, DEMO_PASSWORD, role, store, audited=False)
     return [f"logins (password {DEMO_PASSWORD}): " + ", ".join(f"{u} [{r}{' @' + s if s else ''}]"
                                                               for u, r, s in OPERATORS)]

@@ -69,6 +69,7 @@ def _run(demo_dir: str, port: str, redis_url: str) -> int:
     }
     children = {name: subprocess.Popen(cmd, cwd=ROOT, start_new_session=True) for name, cmd in commands.items()}
     print(f"\nDemo running (data in {demo_dir}):\n"
+          f"  console     http://localhost:{port}/console/ (staff1 / manager1 / admin, password demo1234)\n"
           f"  API         http://localhost:{port}/api/v1\n"
           f"  API docs    http://localhost:{port}/api/docs\n"
           f"  WeChat      {os.environ['WECHAT_API_BASE']} (the demo's fake: logins, phones, messages, Pay)\n"

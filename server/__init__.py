@@ -14,6 +14,8 @@ import benefits.cli
 import benefits.handlers
 import card.api
 import catalog.api
+import console.session
+import console.views
 import coupons.api
 import coupons.handlers
 import demo.cli
@@ -47,6 +49,8 @@ API_MODULES = [operators_api, members.api, card.api, tiers.api, vip.api, points.
                mall.api, tasks.api, coupons.api, marketing.api, reports.api, audit_api, job_runs_api]
 # Modules that connect receivers to app.events (see app/events.py).
 HANDLER_MODULES = [tasks.handlers, coupons.handlers, benefits.handlers, notifications.handlers]
+# Server-rendered pages (plain Flask blueprints, not in the OpenAPI document).
+PAGE_MODULES = [console.views]
 CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli, demo.cli]
 
 
@@ -86,12 +90,16 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     api.init_app(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     register_error_handlers(app)
+    console.session.csrf.init_app(app)
 
     app.register_blueprint(health.blp)
     app.register_blueprint(api_docs.blp)
     for module in API_MODULES:
         for blueprint in module.blueprints:
             api.register_blueprint(blueprint)
+    for module in PAGE_MODULES:
+        for blueprint in module.blueprints:
+            app.register_blueprint(blueprint)
     for module in HANDLER_MODULES:
         module.connect()
     for module in CLI_MODULES:

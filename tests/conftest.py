@@ -133,7 +133,7 @@ def login(client):
 def stores():
     from app.operators import service
 
-    return {code: service.create_store(code, f"Store {code}") for code in ("S1", "S2")}
+    return {code: service.create_store(code, f"Store {code}", audited=False) for code in ("S1", "S2")}
 
 
 @pytest.fixture
@@ -146,7 +146,8 @@ def operator_token(client, stores):
     def make(role: str = "staff", store: str | None = "S1") -> str:
         counter["n"] += 1
         username = f"{role}{counter['n']}"
-        service.create_operator(username, "password123", role, store if role in ("staff", "manager") else None)
+        service.create_operator(username, "password123", role, store if role in ("staff", "manager") else None,
+                                audited=False)
         response = client.post("/api/v1/auth/operator-login", json={"username": username, "password": "password123"})
         assert response.status_code == 200, response.get_json()
         return response.get_json()["token"]
@@ -173,3 +174,12 @@ def tiers():
     from members.models import Tier
 
     return {t.code: t for t in db.session.scalars(db.select(Tier))}
+
+
+@pytest.fixture
+def program(at):
+    """The demo program without its months of history, on a Thursday (no 会员日 double points)."""
+    import demo
+
+    at("2026-03-05T10:00:00+08:00")
+    demo.seed(with_history=False)

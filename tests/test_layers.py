@@ -24,6 +24,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("till", "benefits", "tasks", "mall"),
     ("card", "marketing", "notifications"),
     ("reports",),
+    ("console",),
     ("demo",),
     ("server",),
 ]

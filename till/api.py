@@ -17,6 +17,7 @@ from till.schemas import (
     EarnRulePage,
     EarnRulePatch,
     EarnRuleQuery,
+    OrderOut,
     PurchaseIn,
     PurchaseOut,
     QuoteIn,
@@ -88,6 +89,15 @@ class PurchasesView(MethodView):
         # fixed point) and stored as such for replays: sent as it is, not dumped through the schema again.
         identity = current_identity()
         return jsonify(purchases.record(current_store_id(), identity.id, body, identity.role)), 201
+
+
+@pos_blp.route("/purchases/<string:order_no>")
+class PurchaseView(MethodView):
+    @staff_required
+    @pos_blp.response(200, OrderOut)
+    def get(self, order_no):
+        """A purchase of this store: its lines, what was refunded and what can still be."""
+        return purchases.order_view(current_store_id(), order_no)
 
 
 @pos_blp.route("/purchases/<string:order_no>/refunds")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import secrets
 from fractions import Fraction
 
 from sqlalchemy import bindparam, func, insert, select, update
@@ -335,3 +336,36 @@ def _write_refund(store_id: int, purchase: Purchase, body: dict, digest: str) ->
     }
     row.response = answer
     return answer
+
+
+# --- what the till shows -------------------------------------------------------------------------------
+
+def new_order_no() -> str:
+    """An order number for a till that has none of its own (the console): the business day and 10 random
+    hex digits. The console fixes it when the basket page renders, so a double-submitted basket is a replay."""
+    return f"C{clock.business_today():%Y%m%d}-{secrets.token_hex(5).upper()}"
+
+
+def new_refund_no() -> str:
+    """A refund number fixed when the refund form renders (a second submit is a replay)."""
+    return f"R{clock.business_today():%Y%m%d}-{secrets.token_hex(5).upper()}"
+
+
+def order_view(store_id: int, order_no: str) -> dict:
+    """A purchase of this store with its lines and what is left to refund (another store's order is 404,
+    as if it did not exist: a clerk acts in their own store only)."""
+    purchase = _find_purchase(store_id, order_no)
+    if purchase is None:
+        raise NotFound(f"No purchase {order_no} in this store.", code="purchase_not_found")
+    lines = db.session.scalars(select(PurchaseLine).where(PurchaseLine.purchase_id == purchase.id)
+                               .order_by(PurchaseLine.id))
+    return {
+        "order_no": purchase.order_no, "member_id": purchase.member_id, "created_at": purchase.created_at,
+        "subtotal": purchase.subtotal, "coupon_discount": purchase.coupon_discount,
+        "points_used": purchase.points_used, "points_value": purchase.points_value, "paid": purchase.paid,
+        "points_earned": purchase.points_earned, "refunded_amount": purchase.refunded_amount,
+        "refundable_amount": purchase.paid - purchase.refunded_amount, "refunded_full": purchase.refunded_full,
+        "lines": [{"sku": line.sku, "name": line.name, "qty": line.qty, "unit_price": line.unit_price,
+                   "total": line.total, "refunded_qty": line.refunded_qty} for line in lines],
+        "receipt": purchase.response,
+    }

@@ -211,3 +211,29 @@ class RefundOut(Schema):
     growth_removed = fields.Integer()
     full = fields.Boolean(metadata={"description": "the whole order (money and points) has now been given back"})
     balance = fields.Integer()
+
+
+class OrderLine(Schema):
+    sku = fields.String()
+    name = fields.String()
+    qty = fields.Integer()
+    unit_price = fields.Integer()
+    total = fields.Integer()
+    refunded_qty = fields.Integer(metadata={"description": "goods brought back so far"})
+
+
+class OrderOut(Schema):
+    order_no = fields.String()
+    member_id = fields.Integer()
+    created_at = fields.DateTime()
+    subtotal = fields.Integer()
+    coupon_discount = fields.Integer()
+    points_used = fields.Integer()
+    points_value = fields.Integer()
+    paid = fields.Integer()
+    points_earned = fields.Integer()
+    refunded_amount = fields.Integer(metadata={"description": "fen of money given back so far"})
+    refundable_amount = fields.Integer(metadata={"description": "fen of money that can still be refunded"})
+    refunded_full = fields.Boolean()
+    lines = fields.List(fields.Nested(OrderLine))
+    receipt = fields.Nested(PurchaseOut, metadata={"description": "the purchase's answer as first given"})
