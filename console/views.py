@@ -168,6 +168,13 @@ def till():
     return _till_page()
 
 
+@blp.get("/till/pickups")
+@session.requires(*STORE_ROLES)
+def till_pickups():
+    """The gifts waiting at this store, each with its hand-over button."""
+    return render_template("console/_pickups.html", pickups=mall.store_pickups(_store_id(), 100, None)["items"])
+
+
 @blp.post("/till/member")
 @session.requires(*STORE_ROLES)
 def till_member():

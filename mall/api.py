@@ -79,7 +79,9 @@ class PickupQueue(MethodView):
     @pos_blp.arguments(PickupArgs, location="query")
     @pos_blp.response(200, page_schema(RedemptionOut, "PickupPage"))
     def get(self, args):
-        """A scanned member's gifts waiting for pickup."""
+        """A scanned member's gifts waiting for pickup, or (no member_id) every gift waiting at my store."""
+        if args["member_id"] is None:
+            return service.store_pickups(current_store_id(), args["limit"], args["cursor"])
         filters = {"member_id": args["member_id"], "state": "awaiting_pickup"}
         return service.search_redemptions(filters, args["limit"], args["cursor"])
 

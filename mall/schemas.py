@@ -128,5 +128,5 @@ class RedemptionSearchArgs(ListArgs):
 
 
 class PickupArgs(ListArgs):
-    member_id = Id(strict=False, required=True,
-                               metadata={"description": "the member id the scan returned"})
+    member_id = Id(strict=False, load_default=None,
+                   metadata={"description": "the member id the scan returned; without it, my store's queue"})

@@ -248,10 +248,15 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
 
 def search_redemptions(filters: dict, limit: int, cursor: str | None) -> dict:
     stmt = select(Redemption)
-    for name in ("member_id", "item_id", "state"):
+    for name in ("member_id", "item_id", "state", "pickup_store_id"):
         if filters.get(name) is not None:
             stmt = stmt.where(getattr(Redemption, name) == filters[name])
     return keyset_page(stmt, Redemption.id, limit, cursor)
+
+
+def store_pickups(store_id: int, limit: int, cursor: str | None) -> dict:
+    """The gifts waiting at a store: those its members chose to pick up there, oldest first in the page."""
+    return search_redemptions({"pickup_store_id": store_id, "state": "awaiting_pickup"}, limit, cursor)
 
 
 def my_redemptions(member_id: int, limit: int, cursor: str | None) -> dict:

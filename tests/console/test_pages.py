@@ -203,3 +203,27 @@ def test_refund_by_lines_amount_and_full_in_this_store_only(client, shopper):
 
 def test_tokens_come_from_the_page(client, program):
     assert csrf_token(client.get("/console/login").get_data(as_text=True))
+
+
+def test_the_till_lists_the_gifts_waiting_at_its_store(client, program):
+    from sqlalchemy import select
+
+    from app.extensions import db
+    from mall import service as mall
+    from mall.models import CatalogItem
+    from members.models import Member
+    from points import ledger
+
+    client.post("/api/v1/auth/wechat-login", json={"code": "test-gift"})
+    member = db.session.scalar(select(Member).limit(1))
+    ledger.credit(member.id, 2000, kind="grant", key="test:gifts", cause_type="test")
+    db.session.commit()
+    mug = db.session.scalar(select(CatalogItem).where(CatalogItem.code == "mug"))  # two a month per member
+    waiting = mall.redeem(member.id, mug.id, 1, store_code="S1")
+    elsewhere = mall.redeem(member.id, mug.id, 1, store_code="S2")
+    sign_in(client, "staff1")  # store S1
+    page = client.get("/console/till/pickups").get_data(as_text=True)
+    assert f"#{waiting.id} 定制马克杯" in page and f"#{elsewhere.id} " not in page
+    handed = post(client, f"/console/till/pickups/{waiting.id}/fulfil", {})
+    assert handed.status_code == 200 and "已交付" in handed.get_data(as_text=True)
+    assert "暂无待取礼品" in client.get("/console/till/pickups").get_data(as_text=True)

@@ -260,9 +260,29 @@ def test_pickup_queue_and_admin_search(client, login, marketing, staff):
     client.post(f"/api/v1/pos/redemptions/{first['id']}/fulfil", headers=staff)
     queue = client.get(f"/api/v1/pos/redemptions?member_id={member_id}", headers=staff).get_json()
     assert [r["id"] for r in queue["items"]] == [second["id"]]
-    assert client.get("/api/v1/pos/redemptions", headers=staff).status_code == 422
+    store_queue = client.get("/api/v1/pos/redemptions", headers=staff).get_json()["items"]  # no member: S1's
+    assert first["id"] not in [r["id"] for r in store_queue] and second["id"] in [r["id"] for r in store_queue]
+    assert len(store_queue) == 2  # bob's gift waits at S1 too
     assert client.get(f"/api/v1/pos/redemptions?member_id={member_id}", headers=bearer(token)).status_code == 403
     found = client.get(f"/api/v1/admin/redemptions?member_id={member_id}&state=fulfilled", headers=marketing)
     assert [r["id"] for r in found.get_json()["items"]] == [first["id"]]
     assert len(client.get("/api/v1/admin/redemptions", headers=marketing).get_json()["items"]) == 3
     assert client.get("/api/v1/admin/redemptions?state=lost", headers=marketing).status_code == 422
+
+
+def test_a_store_sees_the_gifts_waiting_for_it(client, login, marketing, operator_token):
+    """The till's pickup queue without a scanned member: every gift members chose to collect at this store."""
+    item = add_item(client, marketing)
+    token, member_id = login()
+    give_points(member_id, 500)
+    here = client.post("/api/v1/redemptions", headers=bearer(token),
+                       json={"item_id": item["id"], "quantity": 1, "store_code": "S1"}).get_json()
+    client.post("/api/v1/redemptions", headers=bearer(token),
+                json={"item_id": item["id"], "quantity": 2, "store_code": "S2"})
+    s1 = bearer(operator_token("staff", "S1"))
+    queue = client.get("/api/v1/pos/redemptions", headers=s1).get_json()["items"]
+    assert [(r["id"], r["pickup_store_code"]) for r in queue] == [(here["id"], "S1")]
+    client.post(f"/api/v1/pos/redemptions/{here['id']}/fulfil", headers=s1)
+    assert client.get("/api/v1/pos/redemptions", headers=s1).get_json()["items"] == []
+    s2_queue = client.get("/api/v1/pos/redemptions", headers=bearer(operator_token("staff", "S2"))).get_json()
+    assert [r["quantity"] for r in s2_queue["items"]] == [2]
