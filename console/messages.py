@@ -10,6 +10,8 @@ MESSAGES: dict[str, str] = {
     "rate_limited": "尝试次数过多，请一分钟后再试。",
     "operator_inactive": "该账号已停用。",
     "operator_exists": "该用户名已存在。",
+    "bad_username": "用户名为 2-64 位字母、数字或 _ . -。",
+    "bad_store_code": "门店编码为 1-32 位字母、数字或 _ -。",
     "operator_not_found": "找不到该操作员。",
     "store_exists": "该门店编码已存在。",
     "store_not_found": "找不到该门店。",

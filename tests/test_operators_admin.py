@@ -1,6 +1,8 @@
 """The admin's operators and stores over the API, an operator's own password, and the till's new reads."""
 from __future__ import annotations
 
+import pytest
+
 from app.audit.models import AuditLog
 from members import member_code
 from tests.conftest import bearer
@@ -100,3 +102,19 @@ def test_the_till_reads_an_order_of_its_own_store_only(client, program, login):
     assert order["lines"][0]["qty"] == 2 and order["refundable_amount"] == quote["payable"]
     assert order["receipt"]["order_no"] == "A1"
     assert client.get("/api/v1/pos/purchases/A1", headers=s2).status_code == 404
+
+
+def test_username_and_store_code_formats_are_the_services_rules(app):
+    """The console's forms reach the service without the API's schemas: the formats hold there too."""
+    from app.errors import ValidationError
+    from app.operators import service
+
+    for username in ("店员一", "a", "clerk 1", "ｃｌｅｒｋ"):
+        with pytest.raises(ValidationError) as refused:
+            service.create_operator(username, "password123", "marketing")
+        assert refused.value.code == "bad_username", username
+    for code in ("", "S 1", "门店", "S" * 33):
+        with pytest.raises(ValidationError) as refused:
+            service.create_store(code, "新店")
+        assert refused.value.code == "bad_store_code", code
+    assert service.create_store("S-9_x", "新店").code == "S-9_x"

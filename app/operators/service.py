@@ -6,6 +6,7 @@ used to discover usernames.
 """
 from __future__ import annotations
 
+import re
 from functools import cache
 
 from flask import current_app
@@ -48,8 +49,16 @@ def _check_session(operator_id: int, claims: dict) -> None:
 check_sessions_with("operator", _check_session)
 
 
+USERNAME = re.compile(r"[A-Za-z0-9_.-]{2,64}")  # typed at a till: ASCII only, no look-alikes
+STORE_CODE = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
 def create_store(code: str, name: str, *, audited: bool = True) -> Store:
     """A new store; audited unless seeded (the demo, the test fixtures), like ladder.save_tier."""
+    if not STORE_CODE.fullmatch(code or ""):
+        raise ValidationError("code", "1-32 letters, digits, _ or -.", code="bad_store_code")
+    if not (name or "").strip() or len(name) > 128:
+        raise ValidationError("name", "1-128 characters.")
     if db.session.scalar(select(Store).where(Store.code == code)):
         raise Conflict(f"Store {code} already exists.", code="store_exists")
     store = Store(code=code, name=name)
@@ -109,6 +118,8 @@ def operator_out(operator: Operator) -> dict:
 def create_operator(username: str, password: str, role: str, store_code: str | None = None, *,
                     audited: bool = True) -> Operator:
     """A new account; audited unless seeded. Store staff and managers are bound to one store."""
+    if not USERNAME.fullmatch(username or ""):
+        raise ValidationError("username", "2-64 letters, digits, _ . or -.", code="bad_username")
     store = _store_for(role, store_code)
     _check_password(password)
     if db.session.scalar(select(Operator).where(Operator.username == username)):
