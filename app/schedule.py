@@ -39,6 +39,7 @@ JOBS: dict[str, JobSpec] = {
     "grant_monthly_packs": JobSpec("benefits.jobs.grant_monthly_packs", "grants", arg="month", period="month"),
     "review_tiers": JobSpec("tiers.jobs.review_tiers", "grants", arg="day"),
     "expire_vips": JobSpec("vip.jobs.expire_vips", "expiry", arg="day"),
+    "purge_consumed_member_codes": JobSpec("members.jobs.purge_consumed_member_codes", "expiry"),
     "deliver_pending_notifications": JobSpec("notifications.jobs.sweep", "notify", period="hour"),
     "rollup_daily": JobSpec("reports.jobs.rollup_daily", "default", arg="day"),
     "recompute_lifecycle": JobSpec("reports.jobs.recompute_lifecycle", "default", arg="day"),
@@ -93,6 +94,7 @@ PERIODIC: list[tuple[str, str]] = [
     ("expire_points_lots", utc_cron(5, 0)),  # 00:05: lots whose day ended at midnight
     ("expire_coupons", utc_cron(10, 0)),  # 00:10
     ("expire_vips", utc_cron(15, 0)),  # 00:15
+    ("purge_consumed_member_codes", utc_cron(45, 3)),  # 03:45
     ("review_tiers", utc_cron(30, 1)),  # 01:30
     ("grant_monthly_packs", utc_cron(0, 2, day_of_month=1)),  # 02:00 on the 1st
     ("grant_birthday_gifts", utc_cron(30, 2)),  # 02:30, after the tier review

@@ -17,13 +17,14 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock
+from app import jobs as job_runtime
 from app.errors import Conflict, NotFound
 from app.extensions import db
 from app.fields import MAX_ID
@@ -35,6 +36,7 @@ TAG_MASK = (1 << TAG_BITS) - 1
 HALF_BITS = 30
 HALF_MASK = (1 << HALF_BITS) - 1
 ROUNDS = 4
+PURGE_AFTER = timedelta(days=1)  # far past the two 30-second steps a code is accepted in
 _CODE = re.compile(r"[0-9]{18}")  # ASCII only: str.isdigit() also takes '２' and '²'
 
 
@@ -141,8 +143,8 @@ def consume(code: str, purpose: str) -> Member:
     next code is a fresh one; a replay gets 409 `member_code_used`.
 
     The primary key on consumed_member_codes decides a race: the loser's savepoint fails and it gets 409.
-    On SQLite the caller must have written in its transaction first (app.extensions: a savepoint opened
-    before the first write commits on release), or a purchase refused afterwards would still burn the code.
+    The savepoint lives in the caller's transaction (on SQLite too: app.extensions begins every transaction
+    itself), so a purchase refused afterwards burns nothing.
     """
     member = resolve(code)
     try:
@@ -153,3 +155,20 @@ def consume(code: str, purpose: str) -> Member:
     except IntegrityError:
         raise _used() from None
     return member
+
+
+def purge_consumed(older_than: timedelta = PURGE_AFTER, batch_size: int = 5000) -> dict:
+    """Delete the record of codes used long ago, in batches: a code is accepted only within its step and the
+    one before (about a minute), so an old row stops no replay; kept forever it would be a row per purchase."""
+    cutoff = clock.now() - older_than
+    counts = job_runtime.zero_counts()
+    while True:
+        codes = list(db.session.scalars(select(ConsumedMemberCode.code)
+                                        .where(ConsumedMemberCode.consumed_at < cutoff).limit(batch_size)))
+        if not codes:
+            return counts
+        db.session.execute(delete(ConsumedMemberCode).where(ConsumedMemberCode.code.in_(codes)))
+        db.session.commit()
+        counts["scanned"] += len(codes)
+        counts["changed"] += len(codes)
+        job_runtime.batch_done(counts)

@@ -98,4 +98,4 @@ class ConsumedMemberCode(db.Model):
     code: Mapped[str] = mapped_column(String(18), primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     purpose: Mapped[str] = mapped_column(String(64))
-    consumed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
+    consumed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)

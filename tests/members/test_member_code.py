@@ -126,3 +126,26 @@ def test_the_code_before_the_nonce_existed_is_still_accepted(login, at):
     digest = hmac.new(member_code._key("tag"), f"{member_id}:{step}".encode(), hashlib.sha256).digest()
     legacy = _code_for(member_id, int.from_bytes(digest[:4], "big") & member_code.TAG_MASK)
     assert legacy == member_code.issue(member_id).code and member_code.resolve(legacy).id == member_id
+
+
+def test_codes_used_more_than_a_day_ago_are_forgotten_and_stay_refused(login, at):
+    from app.extensions import db
+    from members import jobs
+    from members.models import ConsumedMemberCode
+
+    at("2026-06-01T10:00:00+00:00")
+    _, member_id = login("alice")
+    old = member_code.issue(member_id).code
+    member_code.consume(old, "purchase:S1:A1")
+    db.session.commit()
+    at("2026-06-02T09:00:00+00:00")
+    recent = member_code.issue(member_id).code
+    member_code.consume(recent, "purchase:S1:A2")
+    db.session.commit()
+    at("2026-06-02T10:00:01+00:00")  # the first is a day and a second old, the second an hour
+    counts = jobs.purge_consumed_member_codes()
+    assert (counts["scanned"], counts["changed"]) == (1, 1)
+    assert [row.code for row in db.session.query(ConsumedMemberCode)] == [recent]
+    with pytest.raises(NotFound):  # forgotten, yet no replay: its minute is long gone
+        member_code.resolve(old)
+    assert jobs.purge_consumed_member_codes()["changed"] == 0
