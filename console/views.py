@@ -1,10 +1,9 @@
-"""The console's pages: thin views over the same services as the JSON API (the till's pricing and
-purchases, the member card, coupons, the points mall, operators and stores). Refusals come back as the
-services' ApiError codes and are shown in Chinese through console.messages; no rule lives here."""
+"""The console's first pages: sign-in, password, the till (store staff) and admin (operators, stores). Thin
+views over the same services as the JSON API; refusals come back as the services' ApiError codes and are
+shown in Chinese through console.messages; no rule lives here."""
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
-from flask_wtf.csrf import CSRFError
+from flask import g, redirect, render_template, request, url_for
 from marshmallow import ValidationError as SchemaError
 
 from app.auth import STORE_ROLES
@@ -14,54 +13,12 @@ from app.operators.throttle import sign_in_throttled
 from card import service as card
 from catalog import service as catalog
 from console import forms, session
-from console.messages import message_for
+from console.blueprint import HOME_BY_ROLE, blp, hx, schema_error
 from coupons import checkout
 from mall import service as mall
 from members import member_code
-from tiers import ladder
 from till import pricing, purchases
 from till.schemas import PurchaseIn, QuoteIn, RefundIn
-
-blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
-blp.before_request(session.load)
-
-HOME_BY_ROLE = {"staff": "console.till", "manager": "console.till", "marketing": "console.marketing",
-                "admin": "console.admin_operators"}
-ROLE_NAMES = {"staff": "店员", "manager": "店长", "marketing": "市场", "admin": "管理员"}
-
-
-@blp.app_template_filter("yuan")
-def yuan(fen: int | None) -> str:
-    """Fen as the till shows money: ¥12.30."""
-    return "-" if fen is None else f"¥{fen / 100:,.2f}"
-
-
-@blp.context_processor
-def _globals() -> dict:
-    return {"operator": g.get("operator"), "role_names": ROLE_NAMES, "message_for": message_for,
-            "tier_names": {tier.code: tier.name for tier in ladder.ladder_copy()}}
-
-
-@blp.errorhandler(CSRFError)
-def _csrf_refused(error: CSRFError):
-    if request.headers.get("HX-Request"):
-        return render_template("console/_alert.html", error_code="csrf"), 400
-    return render_template("console/error.html", message_code="csrf"), 400
-
-
-@blp.errorhandler(429)
-def _throttled(error):
-    return render_template("console/login.html", error_code="rate_limited", next=None), 429
-
-
-def _schema_error(error: SchemaError) -> ApiError:
-    fields = sorted(error.messages) if isinstance(error.messages, dict) else []
-    return ApiError("; ".join(fields), code="validation_error", fields={name: [] for name in fields})
-
-
-def _hx() -> bool:
-    return bool(request.headers.get("HX-Request"))
-
 
 # --- sign-in ------------------------------------------------------------------------------------------
 
@@ -148,7 +105,7 @@ def _basket_context(form) -> dict:
         context["quote"] = pricing.quote(body)
         context["usable_coupons"] = card.scan_summary(context["quote"]["member_id"])["usable_coupons"]
     except SchemaError as error:
-        context["error"] = _schema_error(error)
+        context["error"] = schema_error(error)
     except ApiError as error:
         context["error"] = error
     return context
@@ -183,7 +140,7 @@ def till_member():
         context = _member_context(code)
     except ApiError as error:
         context = {"member_error": error}
-    if _hx():  # the basket re-prices for this member (or drops the prices of a refused code)
+    if hx():  # the basket re-prices for this member (or drops the prices of a refused code)
         return render_template("console/_member.html", oob=True, **context), 200, {"HX-Trigger": "member-changed"}
     return _till_page(**context)
 
@@ -200,7 +157,7 @@ def till_products():
 @session.requires(*STORE_ROLES)
 def till_basket():
     context = _basket_context(request.form)
-    if _hx():
+    if hx():
         return render_template("console/_basket.html", **context)
     return _till_page(order_no=request.form.get("order_no"), **context)
 
@@ -220,7 +177,7 @@ def till_checkout():
             "paid": forms.optional_int(form.get("paid"), "paid")})
         purchases.record(_store_id(), g.operator.id, body)
     except (ApiError, SchemaError) as error:
-        error = _schema_error(error) if isinstance(error, SchemaError) else error
+        error = schema_error(error) if isinstance(error, SchemaError) else error
         context = _basket_context(form)
         context["error"] = error
         try:
@@ -271,7 +228,7 @@ def till_refund(order_no: str):
             body["full"] = True
         refund = purchases.refund(_store_id(), order_no, RefundIn().load(body))
     except (ApiError, SchemaError) as error:
-        error = _schema_error(error) if isinstance(error, SchemaError) else error
+        error = schema_error(error) if isinstance(error, SchemaError) else error
         return _order_page(order_no, 422, error=error)
     return _order_page(order_no, refund=refund)
 
@@ -285,7 +242,7 @@ def till_verify():
         context = {"verified": coupon}
     except ApiError as error:
         context = {"verify_error": error}
-    if _hx():
+    if hx():
         return render_template("console/_verify.html", **context)
     return _till_page(**context)
 
@@ -352,4 +309,3 @@ def admin_stores():
     return _admin_page("console/stores.html", notice=f"已创建门店 {created.code}")
 
 
-blueprints = [blp]

@@ -14,8 +14,8 @@ import benefits.cli
 import benefits.handlers
 import card.api
 import catalog.api
+import console.pages
 import console.session
-import console.views
 import coupons.api
 import coupons.handlers
 import demo.cli
@@ -50,7 +50,7 @@ API_MODULES = [operators_api, members.api, card.api, tiers.api, vip.api, points.
 # Modules that connect receivers to app.events (see app/events.py).
 HANDLER_MODULES = [tasks.handlers, coupons.handlers, benefits.handlers, notifications.handlers]
 # Server-rendered pages (plain Flask blueprints, not in the OpenAPI document).
-PAGE_MODULES = [console.views]
+PAGE_MODULES = [console.pages]
 CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli, demo.cli]
 
 
