@@ -6,6 +6,8 @@ read with one statement, the growth each earned in its review period is one grou
 the batch (one date on a daily run), and the outcomes are written with one statement per table (growth
 resets, tier changes, members) and announced with one `tiers_changed` event (one notification statement).
 The statements do not grow with the batch; a member-at-a-time review cost 6-10 per member (bench/README.md).
+A batch that fails rolls back whole and fails the run, which RQ retries: the batches committed before it
+are not reviewed twice, their members' review dates having moved on.
 """
 
 from collections import defaultdict
