@@ -4,6 +4,7 @@ statement per batch, statements that do not grow with the batch, and purchases r
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date
 
 from sqlalchemy import func, select
@@ -150,29 +151,41 @@ def test_review_dates_of_one_batch_differ(tiers, login, at):
     assert _state(today) == ("silver", 1600, date(2028, 1, 10))
 
 
-def test_purchases_racing_a_review_keep_the_growth_log_whole(tiers, login, at, app):
-    """The review locks its batch's members: growth a purchase adds meanwhile waits for the batch's commit (or
-    the review reads it), so the reset never overwrites a purchase's growth (the log adds up either way)."""
+def test_purchases_racing_a_review_keep_the_growth_log_whole(tiers, login, at, app, monkeypatch):
+    """The review locks its batch's members: growth a purchase adds while the batch is being decided waits for
+    the batch's commit, so the review's reset never overwrites it (the growth log adds up to the growth)."""
     ids = _downgrades_due(login, at, 4, "r")
     at(REVIEW)
     end_test_transaction()
     now = clock.now()
-    barrier = threading.Barrier(len(ids) + 1, timeout=60)
+    deciding = threading.Event()
+    summed = review._period_growth
+
+    def slow_sum(member_ids, review_day):
+        earned = summed(member_ids, review_day)
+        deciding.set()
+        time.sleep(0.5)  # the purchases come now, between the batch's read and its writes
+        return earned
+
+    monkeypatch.setattr(review, "_period_growth", slow_sum)
     errors: list[BaseException] = []
 
     def run(call) -> None:
         with app.app_context():
             clock.set_now(now)
             try:
-                barrier.wait()
                 call()
             except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
                 errors.append(exc)
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run, args=(lambda: review.review_tiers(batch_size=2),))]
-    threads += [threading.Thread(target=run, args=(lambda m=m: _grow(m, 300),)) for m in ids]
+    def purchase(member_id: int) -> None:
+        assert deciding.wait(30)
+        _grow(member_id, 300)
+
+    threads = [threading.Thread(target=run, args=(review.review_tiers,))]
+    threads += [threading.Thread(target=run, args=(lambda m=m: purchase(m),)) for m in ids]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -180,5 +193,5 @@ def test_purchases_racing_a_review_keep_the_growth_log_whole(tiers, login, at, a
     assert errors == []
     db.session.expire_all()
     for member_id in ids:
+        assert _state(member_id) == ("normal", 300, None)  # reset to 0 by the review, then the purchase's 300
         assert _log_adds_up(member_id), member_id
-        assert _state(member_id)[0] == "normal"  # 1 or 301 in the period: down either way
