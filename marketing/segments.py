@@ -312,7 +312,7 @@ def compute_koc(day: date | None = None) -> dict:
     """Rank inviters (invitees registered by the end of `day`, of whom converted = made a purchase by then) and
     posters (rewarded completions of `post` tasks, 图文 shared by the member, by then): a member who posts but
     has not invited anyone yet is a KOC candidate too. One INSERT .. SELECT of both counts, grouped per
-    member: the posts are read through the completions' (task, member, ref) index for the post tasks only."""
+    member (a statement per posting member cost 10 s of client CPU at 100k posters: bench/README.md)."""
     day = day or clock.business_today() - timedelta(days=1)
     end = clock.end_of_business_day(day)
     bought = exists().where(Purchase.member_id == Member.id, Purchase.created_at < end)
