@@ -61,7 +61,7 @@ def bind(member_id: int, promoter_code: str, channel: str) -> dict:
     try:
         inserted = db.session.execute(insert_ignore(Binding.__table__).values(
             member_id=member_id, promoter_id=promoter.id, channel=channel, bought=False, bound_at=now,
-            expires_at=until)).rowcount == 1
+            expires_at=until).returning(Binding.member_id)).scalar() is not None
         binding = db.session.scalar(select(Binding).where(Binding.member_id == member_id).with_for_update()
                                     .execution_options(populate_existing=True))
         before = None if inserted else binding.promoter_id
