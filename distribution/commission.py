@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from fractions import Fraction
 
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, text
 
 from app import clock
 from app.db_types import UTCDateTime
@@ -27,7 +27,7 @@ from app.jobs import batch_done, zero_counts
 from app.sql import any_of, custom_plans, insert_many
 from distribution.models import Commission, Promoter, PromoterEntry
 
-SETTLE_BATCH = 5000
+SETTLE_BATCH = 50_000  # rows per transaction: a promoter gets one ledger entry per batch
 
 
 def _rule_for(rules: Iterable, level_id: int | None, sku: str, category: str | None):
@@ -78,19 +78,26 @@ _DUE = (select(_commissions.c.id, _commissions.c.promoter_id, _commissions.c.set
         .where(_commissions.c.state == "pending", _commissions.c.settle_at <= bindparam("now"))
         .order_by(_commissions.c.settle_at, _commissions.c.id).limit(bindparam("limit")))
 _LOCK = select(_promoters.c.id, _promoters.c.pending, _promoters.c.balance, _promoters.c.frozen).with_for_update()
-_SET_BALANCES = update(_promoters).where(_promoters.c.id == bindparam("pid")).values(
-    pending=bindparam("new_pending"), balance=bindparam("new_balance"))
-_MARK = {  # the batch's rows, settled and naming their promoter's entry: one statement
+_SET_BALANCES = {  # the batch's promoters' new balances: one statement
+    "postgresql": text(
+        "UPDATE distribution_promoters AS p SET pending = b.pending, balance = b.balance "
+        "FROM json_to_recordset(CAST(:balances AS json)) AS b(id int, pending int, balance int) WHERE p.id = b.id"),
+    "sqlite": text(
+        "UPDATE distribution_promoters SET pending = b.pending, balance = b.balance "
+        "FROM (SELECT json_extract(value, '$.id') AS id, json_extract(value, '$.pending') AS pending, "
+        "json_extract(value, '$.balance') AS balance FROM json_each(:balances)) AS b "
+        "WHERE distribution_promoters.id = b.id"),
+}
+_MARK = {  # the batch's rows, settled and naming their promoter's entry: one statement, joined by primary key
     "postgresql": text(
         "UPDATE distribution_commissions AS c SET state = 'settled', settled_at = :now, settle_entry_id = m.entry_id "
-        "FROM json_to_recordset(CAST(:map AS json)) AS m(promoter_id int, entry_id int) "
-        "WHERE c.id = ANY(:ids) AND c.state = 'pending' AND c.promoter_id = m.promoter_id"),
+        "FROM unnest(CAST(:ids AS integer[]), CAST(:entries AS integer[])) AS m(id, entry_id) "
+        "WHERE c.id = m.id AND c.state = 'pending'"),
     "sqlite": text(
         "UPDATE distribution_commissions SET state = 'settled', settled_at = :now, settle_entry_id = m.entry_id "
-        "FROM (SELECT json_extract(value, '$.promoter_id') AS promoter_id, json_extract(value, '$.entry_id') "
-        "AS entry_id FROM json_each(:map)) AS m "
-        "WHERE distribution_commissions.id IN (SELECT value FROM json_each(:ids)) "
-        "AND distribution_commissions.state = 'pending' AND distribution_commissions.promoter_id = m.promoter_id"),
+        "FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS entry_id "
+        "FROM json_each(:pairs)) AS m WHERE distribution_commissions.id = m.id "
+        "AND distribution_commissions.state = 'pending'"),
 }
 
 
@@ -111,17 +118,16 @@ def settle_due(now: datetime | None = None, batch_size: int = SETTLE_BATCH) -> d
             _LOCK.where(any_of(_promoters.c.id, sorted({row.promoter_id for row in due}))).order_by(_promoters.c.id))}
         sums: dict[int, int] = defaultdict(int)
         first: dict[int, int] = {}
-        settled = 0
+        rows: list[tuple[int, int]] = []  # (commission id, promoter id) of the rows still pending
         for row in db.session.execute(select(_commissions.c.id, _commissions.c.promoter_id,
                                              _commissions.c.amount - _commissions.c.reversed)
                                       .where(any_of(_commissions.c.id, ids), _commissions.c.state == "pending")):
             sums[row[1]] += row[2]
-            settled += 1
+            rows.append((row[0], row[1]))
             first[row[1]] = min(first.get(row[1], row[0]), row[0])
-        entries, balances, mapping = [], [], []
+        entries, balances = [], []
         for promoter_id, value in sums.items():
             if not value:  # rows of zero commission (attributed, no rule matched) settle without an entry
-                mapping.append({"promoter_id": promoter_id, "entry_id": None})
                 continue
             held = locked[promoter_id]
             pending, balance = held.pending - value, held.balance + value
@@ -129,17 +135,20 @@ def settle_due(now: datetime | None = None, batch_size: int = SETTLE_BATCH) -> d
                             "pending_delta": -value, "balance_delta": value, "frozen_delta": 0,
                             "pending_after": pending, "balance_after": balance, "frozen_after": held.frozen,
                             "cause_type": "settlement", "cause_id": first[promoter_id], "created_at": now})
-            balances.append({"pid": promoter_id, "new_pending": pending, "new_balance": balance})
+            balances.append({"id": promoter_id, "pending": pending, "balance": balance})
         written = insert_many(PromoterEntry.__table__, entries, returning=("id", "promoter_id"))
-        mapping += [{"promoter_id": pid, "entry_id": entry_id} for entry_id, pid in written]
+        entry_of = {pid: entry_id for entry_id, pid in written}
         now_param = UTCDateTime().process_bind_param(now, db.session.get_bind().dialect)
-        db.session.execute(_MARK[dialect], {"now": now_param, "map": json.dumps(mapping),
-                                            "ids": ids if dialect == "postgresql" else json.dumps(ids)})
+        if dialect == "postgresql":
+            params = {"ids": [row[0] for row in rows], "entries": [entry_of.get(row[1]) for row in rows]}
+        else:
+            params = {"pairs": json.dumps([[row[0], entry_of.get(row[1])] for row in rows])}
+        db.session.execute(_MARK[dialect], {"now": now_param, **params})
         if balances:
-            db.session.execute(_SET_BALANCES, balances)
+            db.session.execute(_SET_BALANCES[dialect], {"balances": json.dumps(balances)})
         db.session.commit()
         counts["scanned"] += len(due)
-        counts["changed"] += settled
-        counts["skipped"] += len(due) - settled
+        counts["changed"] += len(rows)
+        counts["skipped"] += len(due) - len(rows)
         batch_done(counts)
     return counts
