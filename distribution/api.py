@@ -1,4 +1,6 @@
-"""Thin routes of distribution: the promoter's own (/distribution), marketing's (/admin/distribution)."""
+"""Thin routes of distribution: the promoter's own (/me/promoter), the arriving shopper's (/me/binding),
+marketing's (/admin/promoters, /admin/commission-rules, /admin/promoter-levels, /admin/withdrawals,
+/admin/distribution/settings and /report)."""
 from __future__ import annotations
 
 from flask.views import MethodView
@@ -43,13 +45,15 @@ from distribution.schemas import (
     WithdrawIn,
 )
 
-blp = Blueprint("distribution", __name__, url_prefix="/api/v1/distribution",
+blp = Blueprint("promoter", __name__, url_prefix="/api/v1/me/promoter",
                 description="Distribution (分销): my promoter card, shares, fans, commission, withdrawals")
-admin_blp = Blueprint("admin_distribution", __name__, url_prefix="/api/v1/admin/distribution",
+binding_blp = Blueprint("binding", __name__, url_prefix="/api/v1/me/binding",
+                        description="Distribution: the shopper arrived through a promoter's share")
+admin_blp = Blueprint("admin_distribution", __name__, url_prefix="/api/v1/admin",
                       description="Marketing: distribution settings, levels, rules, promoters, withdrawals, reports")
 
 
-@blp.route("/me")
+@blp.route("")
 class Card(MethodView):
     @member_required
     @blp.response(200, CardOut)
@@ -78,11 +82,11 @@ class Share(MethodView):
         return attribution.share(current_member_id(), args["sku"])
 
 
-@blp.route("/bind")
+@binding_blp.route("")
 class Bind(MethodView):
     @member_required
-    @blp.arguments(BindIn)
-    @blp.response(200, BindOut)
+    @binding_blp.arguments(BindIn)
+    @binding_blp.response(200, BindOut)
     def post(self, body):
         """I arrived through a promoter's share (the code from the page's `scene`): bind me to them."""
         return attribution.bind(current_member_id(), body["promoter_code"], body["channel"])
@@ -98,7 +102,7 @@ class Fans(MethodView):
         return statements.fans(current_member_id(), args["limit"], args["cursor"])
 
 
-@blp.route("/commissions")
+@blp.route("/commission")
 class Commissions(MethodView):
     @member_required
     @blp.arguments(ListArgs, location="query", unknown=RAISE)
@@ -108,7 +112,7 @@ class Commissions(MethodView):
         return statements.commissions(current_member_id(), args["limit"], args["cursor"])
 
 
-@blp.route("/ledger")
+@blp.route("/commission/ledger")
 class Ledger(MethodView):
     @member_required
     @blp.arguments(ListArgs, location="query", unknown=RAISE)
@@ -137,7 +141,7 @@ class Withdrawals(MethodView):
 
 # --- marketing ------------------------------------------------------------------------------------------
 
-@admin_blp.route("/settings")
+@admin_blp.route("/distribution/settings")
 class Settings(MethodView):
     @admin_required
     @admin_blp.response(200, SettingsOut)
@@ -153,7 +157,7 @@ class Settings(MethodView):
         return program.update_settings(body)
 
 
-@admin_blp.route("/levels")
+@admin_blp.route("/promoter-levels")
 class Levels(MethodView):
     @admin_required
     @admin_blp.response(200, LevelList)
@@ -169,7 +173,7 @@ class Levels(MethodView):
         return program.save_level(None, body)
 
 
-@admin_blp.route("/levels/<int:level_id>")
+@admin_blp.route("/promoter-levels/<int:level_id>")
 class Level(MethodView):
     @admin_required
     @admin_blp.arguments(LevelPatch)
@@ -179,7 +183,7 @@ class Level(MethodView):
         return program.save_level(level_id, body)
 
 
-@admin_blp.route("/rules")
+@admin_blp.route("/commission-rules")
 class Rules(MethodView):
     @admin_required
     @admin_blp.response(200, RuleList)
@@ -195,7 +199,7 @@ class Rules(MethodView):
         return program.save_rule(None, body)
 
 
-@admin_blp.route("/rules/<int:rule_id>")
+@admin_blp.route("/commission-rules/<int:rule_id>")
 class Rule(MethodView):
     @admin_required
     @admin_blp.arguments(RulePatch)
@@ -292,7 +296,7 @@ class AdminRetry(MethodView):
         return withdrawals.retry(withdrawal_id)
 
 
-@admin_blp.route("/report")
+@admin_blp.route("/distribution/report")
 class AdminReport(MethodView):
     @admin_required
     @admin_blp.response(200, ReportOut)
@@ -305,4 +309,4 @@ def _admin_view(promoter: Promoter) -> dict:
     return promoters.admin_one(promoter.id)
 
 
-blueprints = [blp, admin_blp]
+blueprints = [blp, binding_blp, admin_blp]

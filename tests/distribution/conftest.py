@@ -33,7 +33,7 @@ def promoter(dist, login):
 def fan(client, login, promoter):
     """A shopper bound to the promoter through a share: (headers, member_id)."""
     token, member_id = login("fay")
-    response = client.post("/api/v1/distribution/bind", headers=bearer(token),
+    response = client.post("/api/v1/me/binding", headers=bearer(token),
                            json={"promoter_code": promoter[2].code, "channel": "share"})
     assert response.status_code == 200 and response.get_json()["outcome"] == "bound", response.get_json()
     return bearer(token), member_id

@@ -39,7 +39,7 @@ def test_the_commission_is_on_money_paid_not_on_points(buy, promoter, fan, give)
 
 def test_a_self_purchase_pays_nothing_and_a_promoter_cannot_bind_themselves(client, buy, promoter):
     headers, member_id, held = promoter
-    response = client.post("/api/v1/distribution/bind", headers=headers, json={"promoter_code": held.code})
+    response = client.post("/api/v1/me/binding", headers=headers, json={"promoter_code": held.code})
     assert response.status_code == 422 and response.get_json()["error"]["code"] == "self_binding"
     answer = buy(member_id, [("LATTE", 1)]).get_json()
     assert "promoter" not in answer
@@ -56,7 +56,7 @@ def test_distribution_off_attributes_nothing_and_binds_no_one(client, buy, promo
     assert "promoter" not in buy(fan[1], [("LATTE", 1)]).get_json()
     assert db.session.scalar(select(Commission)) is None
     token, _ = login("late")
-    response = client.post("/api/v1/distribution/bind", headers=bearer(token),
+    response = client.post("/api/v1/me/binding", headers=bearer(token),
                            json={"promoter_code": promoter[2].code})
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "distribution_off"
 
@@ -75,11 +75,11 @@ def test_first_touch_keeps_the_first_promoter_and_last_touch_moves(client, buy, 
     token, other_id = login("otto")
     other = promoters.grant(other_id)
     body = {"promoter_code": other.code, "channel": "poster"}
-    kept = client.post("/api/v1/distribution/bind", headers=fan[0], json=body).get_json()
+    kept = client.post("/api/v1/me/binding", headers=fan[0], json=body).get_json()
     assert kept["outcome"] == "kept" and kept["promoter_code"] is None
     assert buy(fan[1], [("LATTE", 1)]).get_json()["promoter"]["code"] == promoter[2].code
     program.update_settings({"touch": "last"})
-    moved = client.post("/api/v1/distribution/bind", headers=fan[0], json=body).get_json()
+    moved = client.post("/api/v1/me/binding", headers=fan[0], json=body).get_json()
     assert moved["outcome"] == "moved" and moved["promoter_code"] == other.code
     assert buy(fan[1], [("LATTE", 1)]).get_json()["promoter"]["code"] == other.code
     trail = [(c.outcome, c.from_promoter_id, c.to_promoter_id, c.channel) for c in
@@ -89,12 +89,12 @@ def test_first_touch_keeps_the_first_promoter_and_last_touch_moves(client, buy, 
 
 
 def test_a_revoked_promoter_earns_nothing_new_and_binds_no_one(client, buy, promoter, fan, login, marketing):
-    response = client.post(f"/api/v1/admin/distribution/promoters/{promoter[2].id}/revoke", headers=marketing,
+    response = client.post(f"/api/v1/admin/promoters/{promoter[2].id}/revoke", headers=marketing,
                            json={"reason": "fake orders"})
     assert response.status_code == 200 and response.get_json()["state"] == "revoked"
     assert "promoter" not in buy(fan[1], [("LATTE", 1)]).get_json()
     token, _ = login("new")
-    response = client.post("/api/v1/distribution/bind", headers=bearer(token),
+    response = client.post("/api/v1/me/binding", headers=bearer(token),
                            json={"promoter_code": promoter[2].code})
     assert response.status_code == 404
 
@@ -149,7 +149,7 @@ def test_settlement_after_the_window_and_a_refund_after_it_takes_from_the_balanc
     buy(fan[1], [("LATTE", 1)], order_no="S2")  # 300 pending
     client.post("/api/v1/pos/purchases/S2/refunds", headers=staff, json={"refund_no": "SF2", "full": True})
     buy(fan[1], [("MUG", 1)], order_no="S3")  # 1000 pending
-    card = client.get("/api/v1/distribution/me", headers=promoter[0]).get_json()["promoter"]
+    card = client.get("/api/v1/me/promoter", headers=promoter[0]).get_json()["promoter"]
     assert (card["pending"], card["available"], card["debt"]) == (1000, 0, 0)
 
 
@@ -157,15 +157,15 @@ def test_a_debt_is_paid_by_the_next_settlement(client, buy, promoter, fan, staff
     start = clock.now()
     buy(fan[1], [("LATTE", 2)], order_no="D1")  # 600
     commission.settle_due(start + timedelta(days=8))
-    response = client.post("/api/v1/distribution/withdrawals", headers=promoter[0],
+    response = client.post("/api/v1/me/promoter/withdrawals", headers=promoter[0],
                            json={"withdrawal_no": "WD1", "amount": 600})
     assert response.status_code == 201 and response.get_json()["state"] == "paid", response.get_json()
     client.post("/api/v1/pos/purchases/D1/refunds", headers=staff, json={"refund_no": "DF1", "full": True})
-    card = client.get("/api/v1/distribution/me", headers=promoter[0]).get_json()["promoter"]
+    card = client.get("/api/v1/me/promoter", headers=promoter[0]).get_json()["promoter"]
     assert (card["available"], card["debt"], card["withdrawn"]) == (0, 600, 600)
     buy(fan[1], [("MUG", 1)], order_no="D2")  # 1000 pending
     commission.settle_due(start + timedelta(days=16))
-    card = client.get("/api/v1/distribution/me", headers=promoter[0]).get_json()["promoter"]
+    card = client.get("/api/v1/me/promoter", headers=promoter[0]).get_json()["promoter"]
     assert (card["pending"], card["available"], card["debt"]) == (0, 400, 0)
 
 
@@ -174,11 +174,11 @@ def test_the_second_level_is_off_by_default_and_pays_the_inviter_when_on(client,
 
     # a fan of the promoter becomes a promoter: the promoter is their inviter
     token, child_id = login("kid")
-    client.post("/api/v1/distribution/bind", headers=bearer(token), json={"promoter_code": promoter[2].code})
+    client.post("/api/v1/me/binding", headers=bearer(token), json={"promoter_code": promoter[2].code})
     child = promoters.grant(child_id)
     assert child.parent_id == promoter[2].id
     token, buyer_id = login("buyer")
-    client.post("/api/v1/distribution/bind", headers=bearer(token), json={"promoter_code": child.code})
+    client.post("/api/v1/me/binding", headers=bearer(token), json={"promoter_code": child.code})
     buy(buyer_id, [("LATTE", 1)], order_no="L1")
     assert [c.depth for c in db.session.scalars(select(Commission))] == [1]
     program.update_settings({"second_level_bp": 300})
@@ -189,17 +189,17 @@ def test_the_second_level_is_off_by_default_and_pays_the_inviter_when_on(client,
 
 def test_the_promoters_views_mask_other_shoppers(client, buy, promoter, fan):
     buy(fan[1], [("LATTE", 1)], order_no="VIEW01")
-    fans = client.get("/api/v1/distribution/fans", headers=promoter[0]).get_json()["items"]
+    fans = client.get("/api/v1/me/promoter/fans", headers=promoter[0]).get_json()["items"]
     assert fans == [{"nickname": None, "bound_at": fans[0]["bound_at"], "expires_at": fans[0]["expires_at"],
                      "channel": "share", "bought": True}]
-    rows = client.get("/api/v1/distribution/commissions", headers=promoter[0]).get_json()["items"]
+    rows = client.get("/api/v1/me/promoter/commission", headers=promoter[0]).get_json()["items"]
     assert rows[0]["order"] == "VI****01" and rows[0]["amount"] == 300
-    ledger = client.get("/api/v1/distribution/ledger", headers=promoter[0]).get_json()["items"]
+    ledger = client.get("/api/v1/me/promoter/commission/ledger", headers=promoter[0]).get_json()["items"]
     assert [(e["kind"], e["pending_delta"], e["pending_after"]) for e in ledger] == [("accrue", 300, 300)]
 
 
 def test_share_gives_the_scene_with_the_promoter_code(client, promoter, fan):
-    answer = client.get("/api/v1/distribution/share?sku=LATTE", headers=promoter[0]).get_json()
+    answer = client.get("/api/v1/me/promoter/share?sku=LATTE", headers=promoter[0]).get_json()
     assert answer["scene"] == f"p={promoter[2].code}&s=LATTE" and len(answer["scene"]) <= 32
-    response = client.get("/api/v1/distribution/share", headers=fan[0])
+    response = client.get("/api/v1/me/promoter/share", headers=fan[0])
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "not_promoter"

@@ -16,31 +16,31 @@ from tests.tasks.helpers import CHECKIN, define
 
 
 def test_marketing_grants_and_a_member_sees_the_card(client, promoter, marketing, login):
-    card = client.get("/api/v1/distribution/me", headers=promoter[0]).get_json()
+    card = client.get("/api/v1/me/promoter", headers=promoter[0]).get_json()
     assert card["promoter"]["level"]["code"] == "L1" and card["promoter"]["source"] == "granted"
     assert [rate["rate_bp"] for rate in card["promoter"]["rates"]] == [1000]
-    again = client.post("/api/v1/admin/distribution/promoters", headers=marketing, json={"member_id": promoter[1]})
+    again = client.post("/api/v1/admin/promoters", headers=marketing, json={"member_id": promoter[1]})
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_promoter"
-    missing = client.post("/api/v1/admin/distribution/promoters", headers=marketing, json={"member_id": 2**31 - 1})
+    missing = client.post("/api/v1/admin/promoters", headers=marketing, json={"member_id": 2**31 - 1})
     assert missing.status_code == 404
-    huge = client.post("/api/v1/admin/distribution/promoters", headers=marketing, json={"member_id": 2**31})
+    huge = client.post("/api/v1/admin/promoters", headers=marketing, json={"member_id": 2**31})
     assert huge.status_code == 422
-    assert client.post("/api/v1/admin/distribution/promoters", headers=promoter[0],
+    assert client.post("/api/v1/admin/promoters", headers=promoter[0],
                        json={"member_id": promoter[1]}).status_code == 403
 
 
 def test_apply_on_the_spend_route(client, buy, dist, login):
     token, member_id = login("sam")
     headers = bearer(token)
-    refused = client.post("/api/v1/distribution/apply", headers=headers)
+    refused = client.post("/api/v1/me/promoter/apply", headers=headers)
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "not_eligible"
     program.update_settings({"spend": 20_000})
     buy(member_id, [("MUG", 1)])
-    routes = client.get("/api/v1/distribution/me", headers=headers).get_json()["routes"]
+    routes = client.get("/api/v1/me/promoter", headers=headers).get_json()["routes"]
     assert routes == [{"route": "spend", "required": 20_000, "progress": 10_000, "met": False}]
-    assert client.post("/api/v1/distribution/apply", headers=headers).status_code == 403
+    assert client.post("/api/v1/me/promoter/apply", headers=headers).status_code == 403
     buy(member_id, [("MUG", 1)])
-    applied = client.post("/api/v1/distribution/apply", headers=headers)
+    applied = client.post("/api/v1/me/promoter/apply", headers=headers)
     assert applied.status_code == 201 and applied.get_json()["promoter"]["source"] == "spend"
 
 
@@ -49,14 +49,14 @@ def test_apply_on_the_checkin_and_vip_routes(client, dist, login, marketing):
     program.update_settings({"checkin_days": 1, "vip_route": True})
     token, member_id = login("cici")
     assert client.post("/api/v1/tasks/checkin", headers=bearer(token)).status_code == 200
-    applied = client.post("/api/v1/distribution/apply", headers=bearer(token))
+    applied = client.post("/api/v1/me/promoter/apply", headers=bearer(token))
     assert applied.status_code == 201 and applied.get_json()["promoter"]["source"] == "checkins"
     program.update_settings({"checkin_days": None})
     token, member_id = login("vivi")
     member = db.session.get(Member, member_id)
     member.vip_until = clock.now() + timedelta(days=30)
     db.session.commit()
-    applied = client.post("/api/v1/distribution/apply", headers=bearer(token))
+    applied = client.post("/api/v1/me/promoter/apply", headers=bearer(token))
     assert applied.status_code == 201 and applied.get_json()["promoter"]["source"] == "vip"
 
 
@@ -65,11 +65,11 @@ def test_a_revoked_promoter_cannot_apply_back(client, promoter, marketing):
     member = db.session.get(Member, promoter[1])
     member.vip_until = clock.now() + timedelta(days=30)
     db.session.commit()
-    client.post(f"/api/v1/admin/distribution/promoters/{promoter[2].id}/revoke", headers=marketing,
+    client.post(f"/api/v1/admin/promoters/{promoter[2].id}/revoke", headers=marketing,
                 json={"reason": "x"})
-    refused = client.post("/api/v1/distribution/apply", headers=promoter[0])
+    refused = client.post("/api/v1/me/promoter/apply", headers=promoter[0])
     assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "promoter_revoked"
-    back = client.post("/api/v1/admin/distribution/promoters", headers=marketing, json={"member_id": promoter[1]})
+    back = client.post("/api/v1/admin/promoters", headers=marketing, json={"member_id": promoter[1]})
     assert back.status_code == 201 and back.get_json()["state"] == "active"
 
 
@@ -77,7 +77,7 @@ def test_the_level_review_lifts_by_fans_and_keeps_history(client, buy, promoter,
     buy(fan[1], [("LATTE", 1)])
     assert levels.review()["changed"] == 0  # one fan: still L1
     token, second = login("sid")
-    client.post("/api/v1/distribution/bind", headers=bearer(token), json={"promoter_code": promoter[2].code})
+    client.post("/api/v1/me/binding", headers=bearer(token), json={"promoter_code": promoter[2].code})
     buy(second, [("LATTE", 1)])
     buy(second, [("LATTE", 1)])  # a fan who buys twice counts once
     db.session.expire_all()
@@ -86,7 +86,7 @@ def test_the_level_review_lifts_by_fans_and_keeps_history(client, buy, promoter,
     assert levels.review()["changed"] == 0
     change = db.session.scalar(select(LevelChange))
     assert (change.from_level_id, change.to_level_id, change.fans) == (dist["L1"].id, dist["L2"].id, 2)
-    detail = client.get(f"/api/v1/admin/distribution/promoters/{promoter[2].id}", headers=marketing).get_json()
+    detail = client.get(f"/api/v1/admin/promoters/{promoter[2].id}", headers=marketing).get_json()
     assert detail["level_id"] == dist["L2"].id and len(detail["level_history"]) == 1
     # at level 2 a coffee sale pays the level's 20%
     assert buy(fan[1], [("LATTE", 1)]).get_json()["promoter"]["commission"] == 600
@@ -99,16 +99,16 @@ def test_a_level_by_gmv_alone(buy, promoter, fan, dist):
 
 def test_marketing_list_csv_and_report(client, buy, promoter, fan, marketing):
     buy(fan[1], [("MUG", 1)])
-    listed = client.get("/api/v1/admin/distribution/promoters?state=active&q=" + promoter[2].code,
+    listed = client.get("/api/v1/admin/promoters?state=active&q=" + promoter[2].code,
                         headers=marketing).get_json()
     assert [row["id"] for row in listed["items"]] == [promoter[2].id]
-    csv = client.get("/api/v1/admin/distribution/promoters.csv", headers=marketing)
+    csv = client.get("/api/v1/admin/promoters.csv", headers=marketing)
     assert csv.status_code == 200 and csv.mimetype == "text/csv" and promoter[2].code in csv.get_data(as_text=True)
     report = client.get("/api/v1/admin/distribution/report", headers=marketing).get_json()
     assert report["top_promoters"][0]["gmv"] == 10_000 and report["top_promoters"][0]["commission"] == 1000
     assert report["liability"]["pending"] == 1000
     assert report["conversion"] == {"bindings": 1, "buyers": 1, "rate_bp": 10_000}
-    bad = client.get("/api/v1/admin/distribution/promoters?level_id=99999999999", headers=marketing)
+    bad = client.get("/api/v1/admin/promoters?level_id=99999999999", headers=marketing)
     assert bad.status_code == 422
 
 
@@ -116,16 +116,16 @@ def test_settings_and_rules_are_checked(client, marketing, dist):
     for body in ({"touch": "middle"}, {"return_days": -1}, {"second_level_bp": 9000}, {"withdraw_min": "100"},
                  {"binding_days": 10**9}):
         assert client.patch("/api/v1/admin/distribution/settings", headers=marketing, json=body).status_code == 422
-    both = client.post("/api/v1/admin/distribution/rules", headers=marketing,
+    both = client.post("/api/v1/admin/commission-rules", headers=marketing,
                        json={"name": "x", "sku": "LATTE", "category": "coffee", "rate_bp": 100})
     assert both.status_code == 422
-    nolevel = client.post("/api/v1/admin/distribution/rules", headers=marketing,
+    nolevel = client.post("/api/v1/admin/commission-rules", headers=marketing,
                           json={"name": "x", "level_id": 2**31 - 1, "rate_bp": 100})
     assert nolevel.status_code == 422 and nolevel.get_json()["error"]["code"] == "level_not_found"
-    lowest = client.post("/api/v1/admin/distribution/levels", headers=marketing,
+    lowest = client.post("/api/v1/admin/promoter-levels", headers=marketing,
                          json={"code": "L0", "name": "x", "rank": -1})
     assert lowest.status_code == 422
-    taken = client.post("/api/v1/admin/distribution/levels", headers=marketing,
+    taken = client.post("/api/v1/admin/promoter-levels", headers=marketing,
                         json={"code": "L1", "name": "x", "rank": 5, "min_fans": 9})
     assert taken.status_code == 409
 

@@ -23,11 +23,11 @@ def settled(buy, promoter, fan):
 
 
 def _card(client, headers) -> dict:
-    return client.get("/api/v1/distribution/me", headers=headers).get_json()["promoter"]
+    return client.get("/api/v1/me/promoter", headers=headers).get_json()["promoter"]
 
 
 def _withdraw(client, headers, number: str, amount: int, **extra):
-    return client.post("/api/v1/distribution/withdrawals", headers=headers,
+    return client.post("/api/v1/me/promoter/withdrawals", headers=headers,
                        json={"withdrawal_no": number, "amount": amount, **extra})
 
 
@@ -63,9 +63,9 @@ def test_an_unknown_outcome_stays_processing_and_a_retry_pays_it_once(client, se
     body = _withdraw(client, settled[0], "WX3", 1200).get_json()
     assert body["state"] == "processing"
     assert _card(client, settled[0])["withdrawing"] == 1200
-    retried = client.post(f"/api/v1/admin/distribution/withdrawals/{body['id']}/retry", headers=marketing)
+    retried = client.post(f"/api/v1/admin/withdrawals/{body['id']}/retry", headers=marketing)
     assert retried.status_code == 200 and retried.get_json()["state"] == "paid"
-    again = client.post(f"/api/v1/admin/distribution/withdrawals/{body['id']}/retry", headers=marketing)
+    again = client.post(f"/api/v1/admin/withdrawals/{body['id']}/retry", headers=marketing)
     assert again.status_code == 409
     card = _card(client, settled[0])
     assert (card["available"], card["withdrawing"], card["withdrawn"]) == (1800, 0, 1200)
@@ -89,14 +89,14 @@ def test_above_the_threshold_marketing_approves_or_rejects(client, settled, wxpa
     first = _withdraw(client, settled[0], "WA1", 1500).get_json()
     second = _withdraw(client, settled[0], "WA2", 1500).get_json()
     assert first["state"] == second["state"] == "awaiting_approval"
-    queue = client.get("/api/v1/admin/distribution/withdrawals?state=awaiting_approval", headers=marketing).get_json()
+    queue = client.get("/api/v1/admin/withdrawals?state=awaiting_approval", headers=marketing).get_json()
     assert [row["withdrawal_no"] for row in queue["items"]] == ["WA2", "WA1"]
-    approved = client.post(f"/api/v1/admin/distribution/withdrawals/{first['id']}/approve", headers=marketing)
+    approved = client.post(f"/api/v1/admin/withdrawals/{first['id']}/approve", headers=marketing)
     assert approved.status_code == 200 and approved.get_json()["state"] == "paid"
-    rejected = client.post(f"/api/v1/admin/distribution/withdrawals/{second['id']}/reject", headers=marketing,
+    rejected = client.post(f"/api/v1/admin/withdrawals/{second['id']}/reject", headers=marketing,
                            json={"reason": "可疑订单"})
     assert rejected.get_json()["state"] == "rejected"
-    twice = client.post(f"/api/v1/admin/distribution/withdrawals/{second['id']}/approve", headers=marketing)
+    twice = client.post(f"/api/v1/admin/withdrawals/{second['id']}/approve", headers=marketing)
     assert twice.status_code == 409
     card = _card(client, settled[0])
     assert (card["available"], card["withdrawing"], card["withdrawn"]) == (1500, 0, 1500)
@@ -116,7 +116,7 @@ def test_concurrent_withdrawals_never_exceed_the_settled_balance(app, client, se
     goes below zero, and the ledger agrees."""
     program.update_settings({"withdraw_daily_count": 20})
     headers = settled[0]
-    results = fire(app, [("POST", "/api/v1/distribution/withdrawals", headers,
+    results = fire(app, [("POST", "/api/v1/me/promoter/withdrawals", headers,
                           {"withdrawal_no": f"WC{index}", "amount": 1000}) for index in range(8)])
     statuses = sorted(status for status, _ in results)
     assert statuses.count(201) == 3 and statuses.count(422) == 5, results
@@ -127,7 +127,7 @@ def test_concurrent_withdrawals_never_exceed_the_settled_balance(app, client, se
 
 
 def test_concurrent_replays_of_one_withdrawal_pay_once(app, settled, wxpay, fake_wechat):
-    results = fire(app, [("POST", "/api/v1/distribution/withdrawals", settled[0],
+    results = fire(app, [("POST", "/api/v1/me/promoter/withdrawals", settled[0],
                           {"withdrawal_no": "WR1", "amount": 700}) for _ in range(4)])
     assert {status for status, _ in results} == {201} and len({body["id"] for _, body in results}) == 1
     assert len([c for c in fake_wechat.calls if c["path"].endswith("/transfers")]) == 1
