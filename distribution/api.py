@@ -3,14 +3,16 @@ marketing's (/admin/promoters, /admin/commission-rules, /admin/promoter-levels, 
 /admin/distribution/settings and /report)."""
 from __future__ import annotations
 
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
 from app import csv_export
 from app.auth import admin_required, current_identity, current_member_id, member_required
+from app.errors import ApiError
 from app.pagination import ListArgs, keyset_page
-from distribution import attribution, figures, levels, program, promoters, statements, withdrawals
+from distribution import attribution, figures, levels, packs, program, promoters, statements, withdrawals
 from distribution.models import Promoter, Withdrawal
 from distribution.schemas import (
     BindIn,
@@ -24,6 +26,8 @@ from distribution.schemas import (
     LevelList,
     LevelOut,
     LevelPatch,
+    PackOrderCreated,
+    PackOrderOut,
     PromoterDetail,
     PromoterOut,
     PromoterPage,
@@ -45,10 +49,15 @@ from distribution.schemas import (
     WithdrawIn,
 )
 
+MAX_NOTIFY_BYTES = 64 * 1024
+SUCCESS_XML = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+FAIL_XML = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{}]]></return_msg></xml>"
+
 blp = Blueprint("promoter", __name__, url_prefix="/api/v1/me/promoter",
                 description="Distribution (分销): my promoter card, shares, fans, commission, withdrawals")
 binding_blp = Blueprint("binding", __name__, url_prefix="/api/v1/me/binding",
                         description="Distribution: the shopper arrived through a promoter's share")
+pay_blp = Blueprint("promoter_pay", __name__, url_prefix="/api/v1/pay", description="WeChat Pay callbacks")
 admin_blp = Blueprint("admin_distribution", __name__, url_prefix="/api/v1/admin",
                       description="Marketing: distribution settings, levels, rules, promoters, withdrawals, reports")
 
@@ -70,6 +79,47 @@ class Apply(MethodView):
         """Become a promoter on an open route whose condition I meet (check-in days, spend, an active VIP)."""
         promoters.apply(current_member_id())
         return promoters.card(current_member_id())
+
+
+@blp.route("/pack-orders")
+class PackOrders(MethodView):
+    @member_required
+    @blp.response(201, PackOrderCreated)
+    def post(self):
+        """Buy the promoter pack -> the parameters for wx.requestPayment; WeChat Pay's notify makes me a promoter."""
+        return packs.create_order(current_member_id(), request.remote_addr)
+
+
+@blp.route("/pack-orders/<order_no>")
+class PackOrder(MethodView):
+    @member_required
+    @blp.response(200, PackOrderOut)
+    def get(self, order_no: str):
+        """One of my pack orders (poll it after paying)."""
+        return packs.get_order(current_member_id(), order_no)
+
+
+@pay_blp.route("/promoter-notify")
+class PackNotify(MethodView):
+    @pay_blp.doc(
+        requestBody={"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
+        responses={"200": {"description": "WeChat's XML answer: return_code SUCCESS or FAIL",
+                           "content": {"text/xml": {"schema": {"type": "string"}}}}},
+        security=[],
+    )
+    def post(self):
+        """WeChat Pay's signed payment result for a promoter pack (no token: the signature is the authentication)."""
+        too_large = (request.content_length or 0) > MAX_NOTIFY_BYTES  # a bounded read, whatever the body is
+        raw = b"" if too_large else request.stream.read(MAX_NOTIFY_BYTES + 1)
+        if too_large or len(raw) > MAX_NOTIFY_BYTES:
+            ok, reason = False, "too large"
+        else:
+            try:
+                ok, reason = packs.handle_notify(raw)
+            except ApiError as error:
+                ok, reason = False, error.code
+        body = SUCCESS_XML if ok else FAIL_XML.format(reason)
+        return Response(body, status=200, content_type="text/xml; charset=utf-8")
 
 
 @blp.route("/share")
@@ -309,4 +359,4 @@ def _admin_view(promoter: Promoter) -> dict:
     return promoters.admin_one(promoter.id)
 
 
-blueprints = [blp, binding_blp, admin_blp]
+blueprints = [blp, binding_blp, pay_blp, admin_blp]

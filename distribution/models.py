@@ -159,7 +159,9 @@ class Commission(db.Model):
     state: Mapped[str] = mapped_column(String(8), default="pending")  # pending | settled
     settle_at: Mapped[datetime] = mapped_column(UTCDateTime)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    settle_entry_id: Mapped[int | None] = mapped_column(ForeignKey("distribution_ledger.id"))
+    # the ledger entry that settled it; no foreign key: the check (a locking read of the entry per row) was most
+    # of settlement's cost, and entries are append-only, never deleted (bench/README.md)
+    settle_entry_id: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now)
 
 

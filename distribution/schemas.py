@@ -6,6 +6,7 @@ from marshmallow import ValidationError as SchemaError
 
 from app.fields import MAX_FEN, Id, StrictInt, code, patch_of
 from app.pagination import ListArgs, page_schema
+from vip.schemas import PaymentParams
 
 MAX_RATE_BP = 5000  # 50%: commission beyond half the money paid is no commission
 MAX_DAYS = 3660
@@ -150,6 +151,19 @@ class CardOut(Schema):
     enabled = fields.Boolean()
     promoter = fields.Nested(PromoterCard, allow_none=True)
     routes = fields.List(fields.Nested(RouteOut))
+
+
+class PackOrderOut(Schema):
+    order_no = fields.String()
+    amount = fields.Integer(metadata={"description": "fen"})
+    state = fields.String(metadata={"description": "created | paid"})
+    paid_at = fields.DateTime(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class PackOrderCreated(Schema):
+    order = fields.Nested(PackOrderOut)
+    payment = fields.Nested(PaymentParams)
 
 
 class ShareArgs(Schema):

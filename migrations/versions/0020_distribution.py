@@ -213,7 +213,6 @@ def upgrade():
     sa.ForeignKeyConstraint(["buyer_id"], ["members.id"], name=op.f("fk_distribution_commissions_buyer_id_members")),
     sa.ForeignKeyConstraint(["promoter_id"], ["distribution_promoters.id"], name=op.f("fk_distribution_commissions_promoter_id_distribution_promoters")),
     sa.ForeignKeyConstraint(["purchase_id"], ["purchases.id"], name=op.f("fk_distribution_commissions_purchase_id_purchases")),
-    sa.ForeignKeyConstraint(["settle_entry_id"], ["distribution_ledger.id"], name=op.f("fk_distribution_commissions_settle_entry_id_distribution_ledger")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_distribution_commissions")),
     sa.UniqueConstraint("purchase_id", "depth", name=op.f("uq_distribution_commissions_purchase_id_depth"))
     )
