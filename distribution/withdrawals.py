@@ -121,6 +121,9 @@ def send(withdrawal_id: int) -> Withdrawal:
     except requests.RequestException:
         log.warning("transfer %s: WeChat Pay unreachable, stays processing", number)
         return db.session.get(Withdrawal, withdrawal_id)
+    if not isinstance(answer, dict):  # wechatpy hands back a body it could not read as XML: unknown outcome
+        log.warning("transfer %s: unreadable answer, stays processing", number)
+        return db.session.get(Withdrawal, withdrawal_id)
     return _finish(withdrawal_id, str(answer.get("payment_no") or ""), None)
 
 
