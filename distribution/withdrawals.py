@@ -22,7 +22,8 @@ from app.errors import Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
 from distribution import accounts, program
 from distribution.models import Promoter, Withdrawal
-from members.models import MemberIdentity
+from distribution.statements import mask_name
+from members.models import Member, MemberIdentity
 
 log = logging.getLogger(__name__)
 
@@ -195,3 +196,13 @@ def of_member(member_id: int):
 def admin_rows(state: str | None):
     stmt = select(Withdrawal)
     return stmt.where(Withdrawal.state == state) if state else stmt
+
+
+def approval_queue(limit: int) -> list[dict]:
+    """The withdrawals waiting for marketing, oldest first (first asked, first decided), with the promoter's
+    code and masked nickname."""
+    rows = db.session.execute(
+        select(Withdrawal, Promoter.code, Member.nickname).join(Promoter, Promoter.id == Withdrawal.promoter_id)
+        .join(Member, Member.id == Promoter.member_id).where(Withdrawal.state == "awaiting_approval")
+        .order_by(Withdrawal.id).limit(limit))
+    return [{"row": row, "code": code, "name": mask_name(nickname)} for row, code, nickname in rows]
