@@ -156,4 +156,5 @@ def read_payment_notify(xml: bytes) -> tuple[dict | None, bool, str]:
 def pay_client() -> BrandWeChatPay:
     cfg = current_app.config
     return BrandWeChatPay(cfg["WECHAT_APPID"], cfg["WECHAT_PAY_API_KEY"], cfg["WECHAT_MCH_ID"],
+                          mch_cert=cfg["WECHAT_PAY_MCH_CERT"], mch_key=cfg["WECHAT_PAY_MCH_KEY"],
                           api_base=cfg["WECHAT_PAY_API_BASE"], timeout=5)

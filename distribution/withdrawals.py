@@ -111,7 +111,7 @@ def send(withdrawal_id: int) -> Withdrawal:
         return _finish(withdrawal_id, None, "NO_OPENID")
     try:
         answer = wechat.pay_client().transfer.transfer(
-            openid, amount, DESCRIPTION, client_ip=current_app.config.get("WECHAT_PAY_SERVER_IP", "127.0.0.1"),
+            openid, amount, DESCRIPTION, client_ip=current_app.config["WECHAT_PAY_SERVER_IP"],
             check_name="FORCE_CHECK" if real_name else "NO_CHECK", real_name=real_name, out_trade_no=number)
     except WeChatPayException as exc:
         code = exc.errcode or exc.return_code or "FAIL"

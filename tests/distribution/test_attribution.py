@@ -203,3 +203,47 @@ def test_share_gives_the_scene_with_the_promoter_code(client, promoter, fan):
     assert answer["scene"] == f"p={promoter[2].code}&s=LATTE" and len(answer["scene"]) <= 32
     response = client.get("/api/v1/me/promoter/share", headers=fan[0])
     assert response.status_code == 403 and response.get_json()["error"]["code"] == "not_promoter"
+
+
+def test_the_second_level_never_pays_a_buyer_on_their_own_purchase(client, buy, promoter, login):
+    from distribution import promoters
+
+    program.update_settings({"second_level_bp": 300})
+    token, child_id = login("kid")
+    client.post("/api/v1/me/binding", headers=bearer(token), json={"promoter_code": promoter[2].code})
+    child = promoters.grant(child_id)
+    # the child's inviter binds to the child and buys: the child earns, the inviter earns nothing on it
+    client.post("/api/v1/me/binding", headers=promoter[0], json={"promoter_code": child.code})
+    buy(promoter[1], [("LATTE", 1)], order_no="OWN1")
+    assert [(c.promoter_id, c.depth) for c in db.session.scalars(select(Commission))] == [(child.id, 1)]
+
+
+def test_an_attributed_sale_no_rule_matches_settles_without_an_entry(buy, promoter, fan):
+    from distribution.models import CommissionRule, PromoterEntry
+
+    for rule in db.session.scalars(select(CommissionRule)):
+        rule.active = False
+    db.session.commit()
+    start = clock.now()
+    answer = buy(fan[1], [("LATTE", 1)]).get_json()
+    assert answer["promoter"]["commission"] == 0  # attributed (GMV, fans) but nothing to pay
+    assert commission.settle_due(start + timedelta(days=8))["changed"] == 1
+    row = db.session.scalar(select(Commission))
+    db.session.refresh(row)
+    assert row.state == "settled" and row.settle_entry_id is None
+    assert db.session.scalar(select(PromoterEntry)) is None
+    assert _promoter(promoter[2].id).gmv == 3000
+
+
+def test_an_ended_binding_goes_to_the_next_promoter_even_on_first_touch(client, buy, promoter, fan, login):
+    from distribution import promoters
+
+    binding = db.session.get(Binding, fan[1])
+    binding.expires_at = clock.now() - timedelta(seconds=1)
+    db.session.commit()
+    token, other_id = login("otto")
+    other = promoters.grant(other_id)
+    answer = client.post("/api/v1/me/binding", headers=fan[0], json={"promoter_code": other.code}).get_json()
+    assert answer["outcome"] == "bound" and answer["promoter_code"] == other.code
+    change = db.session.scalar(select(BindingChange).order_by(BindingChange.id.desc()))
+    assert (change.from_promoter_id, change.to_promoter_id) == (promoter[2].id, other.id)

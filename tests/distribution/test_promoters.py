@@ -143,3 +143,13 @@ def test_verify_command_finds_drift(app, buy, promoter, fan):
     held.balance -= 1
     db.session.commit()
     assert accounts.verify() == []
+
+
+def test_levels_only_rise(client, buy, promoter, fan, dist, staff):
+    buy(fan[1], [("MUG", 10)], order_no="BIG1")  # 1,000 yuan: level 2 by GMV
+    assert levels.review()["changed"] == 1
+    client.post("/api/v1/pos/purchases/BIG1/refunds", headers=staff, json={"refund_no": "BIGR1", "full": True})
+    db.session.expire_all()
+    assert db.session.get(Promoter, promoter[2].id).gmv == 0
+    assert levels.review()["changed"] == 0
+    assert db.session.get(Promoter, promoter[2].id).level_id == dist["L2"].id
