@@ -27,6 +27,9 @@ profile_updated = _events.signal("profile-updated")
 points_credited = _events.signal("points-credited")
 # kwargs: member_id, redemption_id, item (name), store (name or None) -- a redeemed gift is ready for pickup
 redemption_ready = _events.signal("redemption-ready")
+# kwargs: member_id, redemption_id -- a points-mall gift was handed over at a till, its cash part (if any) paid
+# there (emitted by mall.service.fulfil inside its transaction); distribution attributes that cash
+redemption_fulfilled = _events.signal("redemption-fulfilled")
 # kwargs: member_id, order_id -- a paid VIP card took effect (emitted by vip.service inside the payment's
 # transaction); benefits grant the month's VIP pack at once
 vip_activated = _events.signal("vip-activated")

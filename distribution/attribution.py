@@ -6,13 +6,15 @@ share.
 
 The till's hot path: with distribution off this module costs a purchase nothing (the settings are in the
 per-process configuration cache); on, one indexed lookup (the shopper's binding joined to its promoter) and,
-only for a bound shopper, the commission's rows.
+only for a bound shopper, the commission's rows. The cash part of a points-mall gift, paid at its pickup, is
+attributed the same way.
 """
 from __future__ import annotations
 
 import math
 from datetime import timedelta
 from fractions import Fraction
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, select
 
@@ -23,6 +25,7 @@ from app.sql import insert_ignore
 from distribution import accounts, commission, program
 from distribution.models import Binding, BindingChange, Commission, Promoter
 from distribution.promoters import by_code
+from mall.models import CatalogItem, Redemption
 from members.models import Member
 from till.models import Purchase, PurchaseLine, Refund
 
@@ -89,41 +92,72 @@ def bind(member_id: int, promoter_code: str, channel: str) -> dict:
 
 # --- sales ----------------------------------------------------------------------------------------------
 
-def on_purchase(member_id: int, purchase_id: int) -> dict | None:
-    """Attribute a recorded purchase (inside its transaction): the commission rows, pending until the return
-    window ends, and the promoter's GMV and fans. Returns what the till's answer says about the promoter."""
+def _bound(member_id: int):
+    """(the program, the shopper's live binding joined to its active promoter) or (the program, None): with
+    distribution off, no statement; on, one indexed lookup."""
     data = program.current()
     if not data.settings.enabled:
-        return None
+        return data, None
     bound = db.session.execute(_BOUND, {"member_id": member_id}).one_or_none()
     if bound is None or bound.state != "active" or bound.expires_at <= clock.now() or bound.member_id == member_id:
+        return data, None
+    return data, bound
+
+
+def on_purchase(member_id: int, purchase_id: int) -> dict | None:
+    """Attribute a recorded purchase (inside its transaction). Returns what the till's answer says about the
+    promoter."""
+    data, bound = _bound(member_id)
+    if bound is None:
         return None
     purchase = db.session.get(Purchase, purchase_id)
     lines = list(db.session.scalars(select(PurchaseLine).where(PurchaseLine.purchase_id == purchase_id)))
     amount = commission.compute(data.rules, bound.level_id, purchase.paid, purchase.subtotal, lines)
+    _attribute(data, bound, member_id, {"purchase_id": purchase_id}, purchase.paid, amount, "purchase", purchase_id)
+    return {"promoter": {"id": bound.id, "code": bound.code, "nickname": bound.nickname, "commission": amount}}
+
+
+def on_redemption(member_id: int, redemption_id: int) -> None:
+    """Attribute the cash part of a points-mall gift, paid at its pickup (the points part earns nothing): one
+    line of the item's code, so a rule for that code or the catch-all pays it."""
+    data, bound = _bound(member_id)
+    if bound is None:
+        return
+    redemption = db.session.get(Redemption, redemption_id)
+    if not redemption.cash_total:
+        return
+    item = db.session.get(CatalogItem, redemption.item_id)
+    line = SimpleNamespace(sku=item.code, category=None, total=redemption.cash_total)
+    amount = commission.compute(data.rules, bound.level_id, redemption.cash_total, redemption.cash_total, [line])
+    _attribute(data, bound, member_id, {"redemption_id": redemption_id}, redemption.cash_total, amount,
+               "redemption", redemption_id)
+
+
+def _attribute(data, bound, member_id: int, sale: dict, paid: int, amount: int, cause_type: str,
+               cause_id: int) -> None:
+    """The commission rows of one attributed sale, pending until the return window ends (the bound promoter's,
+    and the inviter's when the second level is on), and the promoter's GMV and fans."""
     shares = [(bound.id, 1, amount)]
     second_bp = data.settings.second_level_bp
     if second_bp and bound.parent_id is not None:
         parent = db.session.get(Promoter, bound.parent_id)
         if parent is not None and parent.state == "active" and parent.member_id != member_id:
-            shares.append((parent.id, 2, purchase.paid * second_bp // 10_000))
+            shares.append((parent.id, 2, paid * second_bp // 10_000))
     locked = accounts.lock(promoter_id for promoter_id, _, _ in shares)
     now = clock.now()
     settle_at = now + timedelta(days=data.settings.return_days)
     for promoter_id, depth, value in shares:
-        row = Commission(purchase_id=purchase_id, promoter_id=promoter_id, buyer_id=member_id, depth=depth,
-                         base=purchase.paid, amount=value, reversed=0, state="pending", settle_at=settle_at,
-                         created_at=now)
+        row = Commission(**sale, promoter_id=promoter_id, buyer_id=member_id, depth=depth, base=paid, amount=value,
+                         reversed=0, state="pending", settle_at=settle_at, created_at=now)
         db.session.add(row)
         db.session.flush()
         if value:
-            accounts.move(locked[promoter_id], "accrue", f"accrue:{row.id}", "purchase", purchase_id, pending=value)
+            accounts.move(locked[promoter_id], "accrue", f"accrue:{row.id}", cause_type, cause_id, pending=value)
     promoter = locked[bound.id]
-    promoter.gmv += purchase.paid
+    promoter.gmv += paid
     if not bound.bought:
         promoter.fans += 1
         db.session.execute(Binding.__table__.update().where(Binding.member_id == member_id).values(bought=True))
-    return {"promoter": {"id": bound.id, "code": bound.code, "nickname": bound.nickname, "commission": amount}}
 
 
 def on_refund(purchase_id: int, refund_id: int) -> None:

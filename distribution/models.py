@@ -139,17 +139,21 @@ class BindingChange(db.Model):
 
 
 class Commission(db.Model):
-    """One promoter's commission on one attributed purchase (depth 1: the bound promoter; 2: their inviter)."""
+    """One promoter's commission on one attributed sale (depth 1: the bound promoter; 2: their inviter): a till
+    purchase, or the cash part of a points-mall gift paid at its pickup."""
 
     __tablename__ = "distribution_commissions"
     __table_args__ = (
         UniqueConstraint("purchase_id", "depth"),
+        UniqueConstraint("redemption_id", "depth"),
+        CheckConstraint("(purchase_id IS NULL) <> (redemption_id IS NULL)", name="commission_one_sale"),
         Index("ix_distribution_commissions_due", "state", "settle_at", "id"),
         Index("ix_distribution_commissions_promoter", "promoter_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    purchase_id: Mapped[int] = mapped_column(ForeignKey("purchases.id"))
+    purchase_id: Mapped[int | None] = mapped_column(ForeignKey("purchases.id"))
+    redemption_id: Mapped[int | None] = mapped_column(ForeignKey("redemptions.id"))
     promoter_id: Mapped[int] = mapped_column(ForeignKey("distribution_promoters.id"))
     buyer_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     depth: Mapped[int] = mapped_column(default=1)

@@ -48,17 +48,19 @@ def fans(member_id: int, limit: int, cursor: str | None) -> dict:
 
 
 def commissions(member_id: int, limit: int, cursor: str | None) -> dict:
-    """My commission, newest first: each order masked, with what refunds took back."""
+    """My commission, newest first: each order masked (a mall gift's as MALL<id>), with what refunds took back."""
     promoter_id = _promoter_id(member_id)
     if promoter_id is None:
         return {"items": [], "next_cursor": None}
-    stmt = (select(Commission, Purchase.order_no, Member.nickname).join(Purchase, Purchase.id == Commission.purchase_id)
+    stmt = (select(Commission, Purchase.order_no, Member.nickname)
+            .outerjoin(Purchase, Purchase.id == Commission.purchase_id)
             .join(Member, Member.id == Commission.buyer_id).where(Commission.promoter_id == promoter_id)
             .order_by(Commission.id.desc()).limit(limit + 1))
     if cursor:
         stmt = stmt.where(Commission.id < decode_cursor(cursor))
     rows, next_cursor = _page(db.session.execute(stmt).all(), limit, lambda row: row[0].id)
-    return {"items": [{"id": row.id, "order": mask_order(order_no), "buyer": mask_name(nickname), "depth": row.depth,
+    return {"items": [{"id": row.id, "order": mask_order(order_no or f"MALL{row.redemption_id}"),
+                       "buyer": mask_name(nickname), "depth": row.depth,
                        "base": row.base, "amount": row.amount, "reversed": row.reversed, "state": row.state,
                        "settle_at": row.settle_at, "created_at": row.created_at} for row, order_no, nickname in rows],
             "next_cursor": next_cursor}

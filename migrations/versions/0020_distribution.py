@@ -198,7 +198,8 @@ def upgrade():
 
     op.create_table("distribution_commissions",
     sa.Column("id", sa.Integer(), nullable=False),
-    sa.Column("purchase_id", sa.Integer(), nullable=False),
+    sa.Column("purchase_id", sa.Integer(), nullable=True),
+    sa.Column("redemption_id", sa.Integer(), nullable=True),
     sa.Column("promoter_id", sa.Integer(), nullable=False),
     sa.Column("buyer_id", sa.Integer(), nullable=False),
     sa.Column("depth", sa.Integer(), nullable=False),
@@ -213,8 +214,11 @@ def upgrade():
     sa.ForeignKeyConstraint(["buyer_id"], ["members.id"], name=op.f("fk_distribution_commissions_buyer_id_members")),
     sa.ForeignKeyConstraint(["promoter_id"], ["distribution_promoters.id"], name=op.f("fk_distribution_commissions_promoter_id_distribution_promoters")),
     sa.ForeignKeyConstraint(["purchase_id"], ["purchases.id"], name=op.f("fk_distribution_commissions_purchase_id_purchases")),
+    sa.ForeignKeyConstraint(["redemption_id"], ["redemptions.id"], name=op.f("fk_distribution_commissions_redemption_id_redemptions")),
+    sa.CheckConstraint("(purchase_id IS NULL) <> (redemption_id IS NULL)", name=op.f("ck_distribution_commissions_commission_one_sale")),
     sa.PrimaryKeyConstraint("id", name=op.f("pk_distribution_commissions")),
-    sa.UniqueConstraint("purchase_id", "depth", name=op.f("uq_distribution_commissions_purchase_id_depth"))
+    sa.UniqueConstraint("purchase_id", "depth", name=op.f("uq_distribution_commissions_purchase_id_depth")),
+    sa.UniqueConstraint("redemption_id", "depth", name=op.f("uq_distribution_commissions_redemption_id_depth"))
     )
     with op.batch_alter_table("distribution_commissions", schema=None) as batch_op:
         batch_op.create_index("ix_distribution_commissions_due", ["state", "settle_at", "id"], unique=False)
