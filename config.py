@@ -49,6 +49,11 @@ class Config:
     WECHAT_PAY_API_KEY = _env("WECHAT_PAY_API_KEY", DEMO_WECHAT["WECHAT_PAY_API_KEY"])
     WECHAT_PAY_API_BASE = _env("WECHAT_PAY_API_BASE", "https://api.mch.weixin.qq.com")
     WECHAT_PAY_NOTIFY_URL = _env("WECHAT_PAY_NOTIFY_URL", "http://localhost:8000/api/v1/pay/notify")
+    # Transfers to a wallet (distribution's withdrawals) need the merchant's API certificate and key (PEM paths)
+    # and this server's outbound IP, which WeChat Pay checks against the merchant's allow-list.
+    WECHAT_PAY_MCH_CERT = _env("WECHAT_PAY_MCH_CERT")
+    WECHAT_PAY_MCH_KEY = _env("WECHAT_PAY_MCH_KEY")
+    WECHAT_PAY_SERVER_IP = _env("WECHAT_PAY_SERVER_IP", "127.0.0.1")
     TEST_LOGINS = True  # `test-<name>` login codes: embedded demo only
     # Subscribe-message template ids from the mini-program console; empty = that message is not sent.
     WECHAT_TEMPLATE_POINTS_CREDITED = _env("WECHAT_TEMPLATE_POINTS_CREDITED", "")

@@ -11,7 +11,8 @@ _events = Namespace()
 # sender: None; kwargs: member_id, is_new
 member_registered = _events.signal("member-registered")
 # kwargs: member_id, purchase_id, order_no, points_earned, earn_entry_id (or None), first (bool) -- emitted by
-# points' purchase service
+# the till's purchase service. A receiver may return a dict of fields for the till's answer (distribution names
+# the attributed promoter); `answer_fields` merges them.
 purchase_recorded = _events.signal("purchase-recorded")
 # kwargs: member_id, purchase_id, refund_id, full (bool), first (bool: a full refund of the member's first purchase)
 purchase_refunded = _events.signal("purchase-refunded")
@@ -30,6 +31,19 @@ profile_updated = _events.signal("profile-updated")
 points_credited = _events.signal("points-credited")
 # kwargs: member_id, redemption_id, item (name), store (name or None) -- a redeemed gift is ready for pickup
 redemption_ready = _events.signal("redemption-ready")
+# kwargs: member_id, redemption_id -- a points-mall gift was handed over at a till, its cash part (if any) paid
+# there (emitted by mall.service.fulfil inside its transaction); distribution attributes that cash
+redemption_fulfilled = _events.signal("redemption-fulfilled")
 # kwargs: member_id, order_id -- a paid VIP card took effect (emitted by vip.service inside the payment's
 # transaction); benefits grant the month's VIP pack at once
 vip_activated = _events.signal("vip-activated")
+
+
+def answer_fields(results: list[tuple[object, object]]) -> dict:
+    """The fields receivers add to the sender's answer: blinker's send results, the dicts merged, None ignored.
+    A lower layer's answer can so name what an upper layer decided without importing it."""
+    fields: dict = {}
+    for _, value in results:
+        if value:
+            fields.update(value)
+    return fields

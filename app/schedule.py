@@ -44,6 +44,8 @@ JOBS: dict[str, JobSpec] = {
     "rollup_daily": JobSpec("reports.jobs.rollup_daily", "default", arg="day"),
     "recompute_lifecycle": JobSpec("reports.jobs.recompute_lifecycle", "default", arg="day"),
     "compute_rfm": JobSpec("reports.jobs.compute_rfm", "default", arg="day"),
+    "settle_commissions": JobSpec("distribution.jobs.settle_commissions", "expiry", period="hour"),
+    "review_promoter_levels": JobSpec("distribution.jobs.review_promoter_levels", "grants", arg=None),
 }
 
 
@@ -104,4 +106,6 @@ PERIODIC: list[tuple[str, str]] = [
     ("remind_expiring_points", utc_cron(0, 10)),  # 10:00: a humane hour for a WeChat message
     ("remind_expiring_coupons", utc_cron(5, 10)),  # 10:05
     ("deliver_pending_notifications", utc_cron(40)),  # hourly sweep of notifications not yet sent
+    ("settle_commissions", utc_cron(20)),  # every hour at :20: commission whose return window ended
+    ("review_promoter_levels", utc_cron(45, 1)),  # 01:45: promoters' fan-group levels
 ]

@@ -6,20 +6,23 @@ nowhere else. The access token is shared across processes in Redis (wechatpy's R
 """
 from __future__ import annotations
 
+import logging
 from xml.parsers.expat import ExpatError
 
 import requests
 import xmltodict
 from flask import current_app
 from wechatpy import WeChatClient
-from wechatpy.exceptions import InvalidSignatureException, WeChatClientException
+from wechatpy.exceptions import InvalidSignatureException, WeChatClientException, WeChatPayException
 from wechatpy.pay import WeChatPay
 from wechatpy.session.redisstorage import RedisStorage
 
+from app import clock
 from app.errors import ServiceUnavailable, Unauthorized
 from app.redis_store import get_redis
 
 INVALID_CODE_ERRCODES = {40029, 40163, 40226, 45011}
+log = logging.getLogger(__name__)
 
 
 class BrandWeChatClient(WeChatClient):
@@ -105,7 +108,53 @@ class BrandWeChatPay(WeChatPay):
         return super().parse_payment_result(xml)
 
 
+def jsapi_order(order_no: str, body: str, total_fee: int, openid: str, notify_url: str,
+                client_ip: str | None = None) -> str:
+    """A JSAPI unified order (the shopper pays in the mini-program) -> its prepay_id; a refusal, an odd answer or
+    no answer is a 503 and nothing is stored. Call it outside any transaction."""
+    pay = pay_client()
+    try:
+        answer = pay.order.create(trade_type="JSAPI", body=body[:120], total_fee=total_fee, notify_url=notify_url,
+                                  client_ip=client_ip or "127.0.0.1", user_id=openid, out_trade_no=order_no)
+    except WeChatPayException as exc:
+        log.warning("WeChat Pay unified order failed: %s %s", exc.errcode, exc.errmsg or exc.return_msg)
+        raise ServiceUnavailable("WeChat Pay refused the order; try again.", code="wechat_pay_error") from None
+    except requests.RequestException:
+        raise ServiceUnavailable("WeChat Pay cannot be reached; try again.", code="wechat_pay_unreachable") from None
+    if not isinstance(answer, dict) or not pay.check_signature(dict(answer)) or not answer.get("prepay_id"):
+        log.warning("WeChat Pay unified order answer without a valid signature or prepay_id")
+        raise ServiceUnavailable("WeChat Pay answered oddly; try again.", code="wechat_pay_error")
+    return answer["prepay_id"]
+
+
+def jsapi_params(prepay_id: str) -> dict:
+    """What the mini-program passes to wx.requestPayment for this prepay_id."""
+    return pay_client().jsapi.get_jsapi_params(prepay_id, timestamp=str(int(clock.now().timestamp())))
+
+
+def read_payment_notify(xml: bytes) -> tuple[dict | None, bool, str]:
+    """WeChat Pay's payment notify, checked as far as no order is needed: (data, acknowledge?, reason). `data` is
+    the payment to apply, or None when there is none: a bad signature or unreadable XML (not acknowledged), no
+    payment (acknowledged, so WeChat stops), another merchant or app (not acknowledged). Each domain then checks
+    the order, the amount and the transaction id, under its order's lock."""
+    pay = pay_client()
+    try:
+        data = pay.parse_payment_result(xml)
+    except (InvalidSignatureException, ValueError, TypeError):  # TypeError: an empty <total_fee/>, signed
+        log.warning("payment notify rejected: bad signature or unreadable XML")
+        return None, False, "invalid signature"
+    cfg = current_app.config
+    if data.get("return_code") != "SUCCESS" or data.get("result_code") != "SUCCESS":
+        log.info("payment notify for %s reports no payment (%s)", data.get("out_trade_no"), data.get("err_code"))
+        return None, True, "OK"
+    if data.get("appid") != cfg["WECHAT_APPID"] or data.get("mch_id") != cfg["WECHAT_MCH_ID"]:
+        log.warning("payment notify for another merchant/app: %s %s", data.get("appid"), data.get("mch_id"))
+        return None, False, "wrong merchant"
+    return data, True, "OK"
+
+
 def pay_client() -> BrandWeChatPay:
     cfg = current_app.config
     return BrandWeChatPay(cfg["WECHAT_APPID"], cfg["WECHAT_PAY_API_KEY"], cfg["WECHAT_MCH_ID"],
+                          mch_cert=cfg["WECHAT_PAY_MCH_CERT"], mch_key=cfg["WECHAT_PAY_MCH_KEY"],
                           api_base=cfg["WECHAT_PAY_API_BASE"], timeout=5)

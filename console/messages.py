@@ -5,6 +5,13 @@ from __future__ import annotations
 from app.errors import ApiError
 
 MESSAGES: dict[str, str] = {
+    # distribution (分销)
+    "already_promoter": "该会员已是推广员。",
+    "promoter_not_found": "找不到该推广员。",
+    "promoter_revoked": "该推广员已被取消资格。",
+    "withdrawal_not_found": "找不到该提现申请。",
+    "withdrawal_decided": "该提现申请已处理，请刷新页面。",
+    "withdrawal_not_processing": "该提现不在打款中。",
     # sign-in and accounts
     "bad_credentials": "用户名或密码错误。",
     "rate_limited": "尝试次数过多，请一分钟后再试。",

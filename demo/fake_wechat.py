@@ -156,7 +156,10 @@ class FakeWeChatPay:
         self.orders: dict[str, dict] = {}
         self.fail_next: str | None = None  # an err_code to answer the next unified order with
         self.on_order = None  # called with each accepted order (the demo pays it)
+        self.transfers: dict[str, dict] = {}  # partner_trade_no -> the answer WeChat gave (a resend gets it again)
+        self.transfer_outcomes: list[str] = []  # what the next transfers answer: SUCCESS (default), NOTENOUGH, ...
         fake_wechat.route("/pay/unifiedorder", self._unified_order)
+        fake_wechat.route("/mmpaymkttransfers/promotion/transfers", self._transfer)
 
     def _signed(self, data: dict, key: str | None = None) -> str:
         return dict_to_xml(data, calculate_signature(data, key or self.api_key))
@@ -179,6 +182,32 @@ class FakeWeChatPay:
                       "mch_id": self.mch_id, "nonce_str": secrets.token_hex(8), "trade_type": "JSAPI",
                       "prepay_id": f"wx-prepay-{data['out_trade_no']}"}
         return Response(self._signed(answer), content_type="text/xml")
+
+    def _transfer(self, request: Request, body: dict) -> Response:
+        """企业付款到零钱 (v2): SUCCESS, or a refusal such as NOTENOUGH (the merchant's balance is short) or
+        NAME_MISMATCH (re_user_name is not the wallet's real name); SYSTEMERROR is an unknown outcome. The same
+        partner_trade_no is paid once: sent again, it gets the first answer."""
+        data = dict(xmltodict.parse(request.get_data())["xml"])
+        sign = data.pop("sign", None)
+        number = data.get("partner_trade_no", "")
+        if sign != calculate_signature(data, self.api_key):
+            answer = {"return_code": "FAIL", "return_msg": "签名错误"}
+        elif number in self.transfers:
+            answer = self.transfers[number]
+        else:
+            outcome = self.transfer_outcomes.pop(0) if self.transfer_outcomes else "SUCCESS"
+            if outcome == "SUCCESS":
+                answer = {"return_code": "SUCCESS", "result_code": "SUCCESS", "mch_appid": self.appid,
+                          "mchid": self.mch_id, "nonce_str": secrets.token_hex(8), "partner_trade_no": number,
+                          "payment_no": f"1000018301{secrets.randbelow(10**12):012d}",
+                          "payment_time": "2026-03-01 10:00:00"}
+            else:
+                answer = {"return_code": "SUCCESS", "result_code": "FAIL", "err_code": outcome,
+                          "err_code_des": "fake failure", "mch_appid": self.appid, "mchid": self.mch_id,
+                          "nonce_str": secrets.token_hex(8)}
+            if outcome != "SYSTEMERROR":  # an unknown outcome is decided only when sent again
+                self.transfers[number] = answer
+        return Response(dict_to_xml(answer, calculate_signature(answer, self.api_key)), content_type="text/xml")
 
     def notify_xml(self, order_no: str, total_fee: int, transaction_id: str | None = None, key: str | None = None,
                    **overrides) -> bytes:
@@ -219,7 +248,8 @@ def start_for_demo(appid: str, mch_id: str, api_key: str, notify_url: str, pay_a
         time.sleep(pay_after)  # the shopper confirms in WeChat's payment sheet
         xml = pay.notify_xml(order["out_trade_no"], int(order["total_fee"]))
         try:
-            requests.post(notify_url, data=xml, headers={"Content-Type": "text/xml"}, timeout=10)
+            requests.post(order.get("notify_url") or notify_url, data=xml, headers={"Content-Type": "text/xml"},
+                          timeout=10)  # WeChat Pay posts to the order's own notify_url
         except requests.RequestException:
             pass  # the API is stopping; WeChat Pay would retry, the demo does not need to
 

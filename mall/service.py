@@ -288,6 +288,7 @@ def fulfil(redemption_id: int, store_id: int, operator_id: int) -> Redemption:
                     fulfilled_by_id=operator_id).execution_options(synchronize_session=False))
         if done.rowcount != 1:
             raise _settled_error(redemption)
+        events.redemption_fulfilled.send(None, member_id=redemption.member_id, redemption_id=redemption_id)
     db.session.refresh(redemption)
     return redemption
 

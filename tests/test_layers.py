@@ -22,7 +22,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("points", "catalog"),
     ("coupons",),
     ("till", "benefits", "tasks", "mall"),
-    ("card", "marketing", "notifications"),
+    ("card", "marketing", "notifications", "distribution"),
     ("reports",),
     ("console",),
     ("demo",),

@@ -164,9 +164,9 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
     tier = ladder.tier_of(member)
     tier_code = tier.code if tier else None
     grown = tier_growth.add_purchase(member.id, growth, ref=key)
-    events.purchase_recorded.send(None, member_id=member.id, purchase_id=purchase_id, order_no=order_no,
-                                  points_earned=quote["points_to_earn"], earn_entry_id=earn.id if earn else None,
-                                  first=grown.purchase_count == 1)
+    added = events.answer_fields(events.purchase_recorded.send(
+        None, member_id=member.id, purchase_id=purchase_id, order_no=order_no, points_earned=quote["points_to_earn"],
+        earn_entry_id=earn.id if earn else None, first=grown.purchase_count == 1))
     answer = {
         "order_no": order_no,
         "purchase_id": purchase_id,
@@ -182,6 +182,7 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
         "tier_change": grown.change,
         "balance": account.available - account.debt,
         "applied_rules": quote["applied_rules"],
+        **added,  # the attributed promoter, when distribution names one
     }
     db.session.execute(_FINISH_PURCHASE, {"purchase_id": purchase_id, "spend_id": spend.id if spend else None,
                                           "earn_id": earn.id if earn else None, "answer": answer})

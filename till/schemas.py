@@ -159,6 +159,15 @@ class TierChange(Schema):
     to = fields.String()
 
 
+class AttributedPromoter(Schema):
+    """The promoter a bound shopper's purchase is attributed to (distribution), shown to the clerk."""
+
+    id = fields.Integer()
+    code = fields.String()
+    nickname = fields.String(allow_none=True)
+    commission = fields.Integer(metadata={"description": "fen, pending until the return window ends"})
+
+
 class PurchaseOut(Schema):
     order_no = fields.String()
     purchase_id = fields.Integer()
@@ -174,6 +183,7 @@ class PurchaseOut(Schema):
     tier_change = fields.Nested(TierChange, allow_none=True)
     balance = fields.Integer()
     applied_rules = fields.List(fields.Nested(AppliedRule))
+    promoter = fields.Nested(AttributedPromoter, metadata={"description": "only when the sale is attributed"})
 
 
 class RefundLine(Schema):

@@ -10,16 +10,14 @@ import logging
 import secrets
 from datetime import date, datetime, timedelta
 
-import requests
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from wechatpy.exceptions import InvalidSignatureException, WeChatPayException
 
 from app import clock, events, wechat
 from app.audit import service as audit
 from app.clock import as_day
-from app.errors import Conflict, NotFound, ServiceUnavailable, ValidationError
+from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.sql import any_of
 from members import service as members_service
@@ -144,29 +142,13 @@ def create_order(member_id: int, plan_id: int, client_ip: str | None = None) -> 
     order_no = _new_order_no()
     openid, price, name, duration = _openid(member_id), plan.price, plan.name, plan.duration_days
     db.session.rollback()  # the reads end here: no transaction (on SQLite, no write lock) across WeChat Pay's call
-    pay = wechat.pay_client()
-    try:
-        answer = pay.order.create(
-            trade_type="JSAPI", body=name[:120], total_fee=price,
-            notify_url=current_app.config["WECHAT_PAY_NOTIFY_URL"], client_ip=client_ip or "127.0.0.1",
-            user_id=openid, out_trade_no=order_no,
-        )
-    except WeChatPayException as exc:
-        log.warning("WeChat Pay unified order failed: %s %s", exc.errcode, exc.errmsg or exc.return_msg)
-        raise ServiceUnavailable("WeChat Pay refused the order; try again.", code="wechat_pay_error") from None
-    except requests.RequestException:
-        raise ServiceUnavailable("WeChat Pay cannot be reached; try again.",
-                                 code="wechat_pay_unreachable") from None
-    if not isinstance(answer, dict) or not pay.check_signature(dict(answer)) or not answer.get("prepay_id"):
-        log.warning("WeChat Pay unified order answer without a valid signature or prepay_id")
-        raise ServiceUnavailable("WeChat Pay answered oddly; try again.", code="wechat_pay_error")
-    prepay_id = answer["prepay_id"]
+    prepay_id = wechat.jsapi_order(order_no, name, price, openid, current_app.config["WECHAT_PAY_NOTIFY_URL"],
+                                   client_ip)
     order = VipOrder(order_no=order_no, member_id=member_id, plan_id=plan_id, amount=price,
                      duration_days=duration, prepay_id=prepay_id, created_at=clock.now())
     db.session.add(order)
     db.session.commit()
-    params = pay.jsapi.get_jsapi_params(prepay_id, timestamp=str(int(clock.now().timestamp())))
-    return {"order": order, "payment": params}
+    return {"order": order, "payment": wechat.jsapi_params(prepay_id)}
 
 
 def get_order(member_id: int, order_no: str) -> VipOrder:
@@ -201,19 +183,9 @@ def _activate(order: VipOrder, transaction_id: str) -> VipPeriod:
 
 def handle_notify(xml: bytes) -> tuple[bool, str]:
     """WeChat Pay's payment notify -> (acknowledge?, reason). Anything doubtful changes nothing and is logged."""
-    pay = wechat.pay_client()
-    try:
-        data = pay.parse_payment_result(xml)
-    except (InvalidSignatureException, ValueError, TypeError):  # TypeError: an empty <total_fee/>, signed
-        log.warning("payment notify rejected: bad signature or unreadable XML")
-        return False, "invalid signature"
-    cfg = current_app.config
-    if data.get("return_code") != "SUCCESS" or data.get("result_code") != "SUCCESS":
-        log.info("payment notify for %s reports no payment (%s)", data.get("out_trade_no"), data.get("err_code"))
-        return True, "OK"  # nothing was paid: acknowledge so WeChat stops, change nothing
-    if data.get("appid") != cfg["WECHAT_APPID"] or data.get("mch_id") != cfg["WECHAT_MCH_ID"]:
-        log.warning("payment notify for another merchant/app: %s %s", data.get("appid"), data.get("mch_id"))
-        return False, "wrong merchant"
+    data, ok, reason = wechat.read_payment_notify(xml)
+    if data is None:
+        return ok, reason
     order = _lock_order(str(data.get("out_trade_no", "")))
     if order is None:
         db.session.rollback()
