@@ -79,6 +79,7 @@ def template_out(t: CouponTemplate) -> dict:
         "issued": t.issued_count, "per_member_limit": t.per_member_limit, "audience": audience_out(t.audience),
         "claimable": t.claimable, "claim_start": t.claim_start, "claim_end": t.claim_end,
         "stackable": t.stackable, "active": t.active, "created_at": t.created_at, "updated_at": t.updated_at,
+        "terms_frozen": t.issued_count > 0,
     }
 
 
