@@ -43,7 +43,8 @@ def _check_prices(list_price: int, member_prices: dict) -> None:
         raise ValidationError(f"member_prices.{key}", "Not a tier code or 'vip'.", code="unknown_tier")
     for key, price in member_prices.items():
         if price > list_price:
-            raise ValidationError(f"member_prices.{key}", "A member price cannot exceed the list price.")
+            raise ValidationError(f"member_prices.{key}", "A member price cannot exceed the list price.",
+                                  code="member_price_above_list")
 
 
 def create(values: dict) -> Product:

@@ -45,8 +45,8 @@ def _check(item: CatalogItem) -> None:
         try:
             templates.get_template(item.coupon_template_id)
         except NotFound:
-            raise ValidationError("coupon_template_id",
-                                  f"Coupon template {item.coupon_template_id} does not exist.") from None
+            raise ValidationError("coupon_template_id", f"Coupon template {item.coupon_template_id} does not exist.",
+                                  code="unknown_coupon_template") from None
     elif item.coupon_template_id:
         raise ValidationError("coupon_template_id", "Only coupon items issue a coupon.")
     if item.starts_at and item.ends_at and item.starts_at >= item.ends_at:
