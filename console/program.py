@@ -41,8 +41,8 @@ def program_tabs() -> list[tuple[str, str]]:
     return TABS
 
 
-def render(template: str, status: int = 200, **context):
-    return render_template(template, **context), status
+def render(page: str, status: int = 200, /, **context):
+    return render_template(page, **context), status
 
 
 def attempt(action: Callable[[], object]) -> tuple[object | None, ApiError | None]:

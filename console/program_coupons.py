@@ -27,7 +27,7 @@ def _template_body(form: MultiDict, frozen: bool) -> dict:
     left out once coupons exist: the page shows them read-only and the service would refuse a change."""
     body: dict = {
         "title": forms.text(form, "title"), "description": forms.text(form, "description"),
-        "stock": forms.whole(form, "stock"), "per_member_limit": forms.whole(form, "per_member_limit") or 1,
+        "stock": forms.whole(form, "stock"), "per_member_limit": forms.whole(form, "per_member_limit"),
         "claimable": forms.ticked(form, "claimable"),
         "audience": {"tiers": forms.words(form, "audience.tiers"), "tags": forms.words(form, "audience.tags"),
                      "new_members_only": forms.ticked(form, "audience.new_members_only")},
@@ -66,8 +66,8 @@ def program_coupons():
 @blp.post("/program/coupons")
 @requires_program
 def program_coupon_create():
-    body = {"code": forms.text(request.form, "code"), **_template_body(request.form, frozen=False)}
-    created, error = attempt(lambda: templates.create_template(load(TemplateIn, forms.given(body))))
+    created, error = attempt(lambda: templates.create_template(load(TemplateIn, forms.given(
+        {"code": forms.text(request.form, "code"), **_template_body(request.form, frozen=False)}))))
     if error:
         return _templates_page(422, error=error, form=request.form)
     return redirect(url_for("console.program_coupon", template_id=created.id, saved=1))
@@ -91,8 +91,8 @@ def program_coupon(template_id: int):
 @requires_program
 def program_coupon_save(template_id: int):
     frozen = templates.get_template(template_id).issued_count > 0
-    body = _template_body(request.form, frozen)
-    _, error = attempt(lambda: templates.update_template(template_id, load(TemplatePatch, body)))
+    _, error = attempt(lambda: templates.update_template(template_id,
+                                                         load(TemplatePatch, _template_body(request.form, frozen))))
     if error:
         return _template_page(template_id, 422, error=error, form=request.form)
     return redirect(url_for("console.program_coupon", template_id=template_id, saved=1))

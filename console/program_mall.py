@@ -46,8 +46,8 @@ def program_mall():
 @blp.post("/program/mall")
 @requires_program
 def program_mall_create():
-    body = {"code": forms.text(request.form, "code"), **_item_body(request.form)}
-    created, error = attempt(lambda: mall.create_item(load(CatalogItemIn, forms.given(body))))
+    created, error = attempt(lambda: mall.create_item(load(CatalogItemIn, forms.given(
+        {"code": forms.text(request.form, "code"), **_item_body(request.form)}))))
     if error:
         return _mall_page(422, error=error, form=request.form)
     return redirect(url_for("console.program_mall_item", item_id=created.id, saved=1))
@@ -70,8 +70,7 @@ def program_mall_item(item_id: int):
 @requires_program
 def program_mall_item_save(item_id: int):
     """The item and its stock, row-locked by the service against a redemption taking stock at the same time."""
-    body = {**_item_body(request.form), "per_member_limit": forms.whole(request.form, "per_member_limit")}
-    _, error = attempt(lambda: mall.update_item(item_id, load(CatalogItemPatch, body)))
+    _, error = attempt(lambda: mall.update_item(item_id, load(CatalogItemPatch, _item_body(request.form))))
     if error:
         return _item_page(item_id, 422, error=error, form=request.form)
     return redirect(url_for("console.program_mall_item", item_id=item_id, saved=1))
@@ -102,8 +101,8 @@ def program_vip():
 @blp.post("/program/vip")
 @requires_program
 def program_vip_create():
-    body = {"code": forms.text(request.form, "code"), **_plan_body(request.form, None)}
-    _, error = attempt(lambda: vip.save_plan(None, load(VipPlanIn, forms.given(body))))
+    _, error = attempt(lambda: vip.save_plan(None, load(VipPlanIn, forms.given(
+        {"code": forms.text(request.form, "code"), **_plan_body(request.form, None)}))))
     if error:
         return _vip_page(422, error=error, form=request.form)
     return _vip_page(notice="付费会员方案已创建。")

@@ -122,8 +122,8 @@ def program_tasks():
 def program_task_create():
     form = request.form
     kind = forms.text(form, "kind") or ""
-    body = {"code": forms.text(form, "code"), "kind": kind, **_task_body(form, kind)}
-    created, error = attempt(lambda: tasks.create_task(load(TaskIn, body)))
+    created, error = attempt(lambda: tasks.create_task(load(TaskIn, {"code": forms.text(form, "code"), "kind": kind,
+                                                                      **_task_body(form, kind)})))
     if error:
         return _tasks_page(422, error=error, form=form)
     return redirect(url_for("console.program_task", task_id=created.id, saved=1))

@@ -66,13 +66,16 @@ def program_tiers():
 @blp.post("/program/tiers")
 @requires_program
 def program_tier_create():
-    body = {"code": forms.text(request.form, "code"), "name": forms.text(request.form, "name"),
-            "rank": forms.whole(request.form, "rank"),
-            "growth_threshold": forms.whole(request.form, "growth_threshold"),
-            "retention_threshold": forms.whole(request.form, "retention_threshold") or 0,
-            "benefits": forms.given({"points_multiplier_percent":
-                                     forms.whole(request.form, "benefits.points_multiplier_percent")})}
-    created, error = attempt(lambda: ladder.save_tier(None, load(TierIn, forms.given(body))))
+    def body() -> dict:
+        form = request.form
+        return forms.given({"code": forms.text(form, "code"), "name": forms.text(form, "name"),
+                            "rank": forms.whole(form, "rank"),
+                            "growth_threshold": forms.whole(form, "growth_threshold"),
+                            "retention_threshold": forms.whole(form, "retention_threshold") or 0,
+                            "benefits": forms.given({"points_multiplier_percent":
+                                                     forms.whole(form, "benefits.points_multiplier_percent")})})
+
+    created, error = attempt(lambda: ladder.save_tier(None, load(TierIn, body())))
     if error:
         return _tiers_page(422, error=error, form=request.form)
     return redirect(url_for("console.program_tier", tier_id=created.id, saved=1))
@@ -140,11 +143,13 @@ def program_policies():
 @blp.post("/program/policies/tier")
 @requires_program
 def program_tier_policy():
-    form = request.form
-    body = forms.given({"downgrade_mode": forms.text(form, "downgrade_mode"),
-                        "refund_downgrade": forms.text(form, "refund_downgrade"),
-                        "growth_per_yuan": forms.whole(form, "growth_per_yuan")})
-    _, error = attempt(lambda: ladder.update_policy(load(TierPolicyIn, body)))
+    def body() -> dict:
+        form = request.form
+        return forms.given({"downgrade_mode": forms.text(form, "downgrade_mode"),
+                            "refund_downgrade": forms.text(form, "refund_downgrade"),
+                            "growth_per_yuan": forms.whole(form, "growth_per_yuan")})
+
+    _, error = attempt(lambda: ladder.update_policy(load(TierPolicyIn, body())))
     if error:
         return _policies_page(422, tier_error=error)
     return _policies_page(notice="等级政策已保存。")
@@ -153,12 +158,14 @@ def program_tier_policy():
 @blp.post("/program/policies/points")
 @requires_program
 def program_points_policy():
-    form = request.form
-    body = {name: forms.whole(form, name) for name in ("points_per_yuan", "expiry_months", "expiry_years",
-                                                        "pending_days", "points_per_yuan_value",
-                                                        "max_deduction_percent")}
-    body["expiry_kind"] = forms.text(form, "expiry_kind")
-    _, error = attempt(lambda: points_policy.update(load(PolicyIn, forms.given(body))))
+    def body() -> dict:
+        form = request.form
+        values = {name: forms.whole(form, name) for name in ("points_per_yuan", "expiry_months", "expiry_years",
+                                                              "pending_days", "points_per_yuan_value",
+                                                              "max_deduction_percent")}
+        return forms.given(values | {"expiry_kind": forms.text(form, "expiry_kind")})
+
+    _, error = attempt(lambda: points_policy.update(load(PolicyIn, body())))
     if error:
         return _policies_page(422, points_error=error)
     return _policies_page(notice="积分政策已保存。")
