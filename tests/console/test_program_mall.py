@@ -90,7 +90,8 @@ PROGRAM_PAGES = ["/console/program", "/console/program/tiers", "/console/program
                  "/console/program/tasks", "/console/program/tasks/{task}", "/console/program/coupons",
                  "/console/program/coupons/{template}", "/console/program/mall", "/console/program/mall/{item}",
                  "/console/program/vip"]
-PROGRAM_POSTS = ["/console/program/tiers", "/console/program/tiers/{tier}", "/console/program/tiers/{tier}/prices/LATTE",
+PROGRAM_POSTS = ["/console/program/tiers", "/console/program/tiers/{tier}",
+                 "/console/program/tiers/{tier}/prices/LATTE",
                  "/console/program/policies/tier", "/console/program/policies/points", "/console/program/earn-rules",
                  "/console/program/earn-rules/{rule}", "/console/program/tasks", "/console/program/tasks/{task}",
                  "/console/program/coupons", "/console/program/coupons/{template}",
