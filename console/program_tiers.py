@@ -7,7 +7,7 @@ from flask import redirect, request, url_for
 from werkzeug.datastructures import MultiDict
 
 from catalog import service as catalog
-from catalog.schemas import ProductPatch
+from catalog.schemas import MemberPriceIn
 from console import program_forms as forms
 from console.blueprint import blp
 from console.program import attempt, load, render, requires_program
@@ -112,14 +112,10 @@ def program_tier_price(tier_id: int, sku: str):
     tier = ladder.get_tier(tier_id)
 
     def save():
-        product = catalog.get(sku)
-        prices = dict(product.member_prices or {})
         price = forms.fen(request.form, f"member_prices.{tier.code}")
-        if price is None:
-            prices.pop(tier.code, None)
-        else:
-            prices[tier.code] = price
-        return catalog.update(sku, load(ProductPatch, {"member_prices": prices}))
+        if price is not None:
+            price = load(MemberPriceIn, {"price": price})["price"]
+        return catalog.set_member_price(sku, tier.code, price)
 
     _, error = attempt(save)
     if error:

@@ -12,20 +12,12 @@ from catalog.models import Product
 from coupons.models import Coupon, CouponTemplate
 from marketing import tags
 from members.models import Tier
-from tests.console.test_browser import (  # noqa: F401 - fixtures of the browser set-up
-    CHROMIUM,
-    TABLET,
-    _release_database,
-    browser,
-    build_basket,
-    page,
-    server,
-    sign_in,
-)
+from tests.console import test_browser as setup
 from tests.coupons.helpers import members
 
-pytestmark = [pytest.mark.browser,
-              pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH: apt-get install chromium")]
+pytestmark = setup.pytestmark
+server, browser, page = setup.server, setup.browser, setup.page  # the browser set-up's fixtures, shared
+sign_in, build_basket, release_database = setup.sign_in, setup.build_basket, setup._release_database
 
 
 def _read(query):
@@ -54,7 +46,7 @@ def test_a_new_member_price_and_multiplier_reach_the_tills_next_quote(shopper, p
     assert page.inner_text(latte) == "¥32.00"  # 普通会员 has no member price yet
     earned_before = int(page.inner_text("#quote-earn"))
 
-    marketing = browser.new_context(viewport=TABLET, base_url=server, locale="zh-CN").new_page()
+    marketing = browser.new_context(viewport=setup.TABLET, base_url=server, locale="zh-CN").new_page()
     sign_in(marketing, "marketing")
     marketing.click("text=方案")
     marketing.click("#tiers tr[data-code='normal'] a")
@@ -90,10 +82,10 @@ def test_marketing_creates_a_template_issues_it_to_a_tag_and_watches_it_reach_10
     page.wait_for_selector("#issue-progress[data-state=queued]")
     assert page.get_attribute("#issue-progress", "hx-trigger") == "every 1s"
 
-    _release_database()
+    release_database()
     SimpleWorker([Queue("grants", connection=get_redis())], connection=get_redis()).work(
         burst=True, with_scheduler=False)  # the worker picks the job up while the page polls
-    _release_database()
+    release_database()
 
     page.wait_for_selector("#issue-progress[data-state=done]")
     assert page.inner_text("#issue-bar") == "100%"
