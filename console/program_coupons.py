@@ -81,15 +81,11 @@ def _template_page(template_id: int, status: int = 200, **context):
                   saved=request.args.get("saved") == "1", **context)
 
 
-@blp.get("/program/coupons/<int:template_id>")
+@blp.route("/program/coupons/<int:template_id>", methods=["GET", "POST"])
 @requires_program
 def program_coupon(template_id: int):
-    return _template_page(template_id)
-
-
-@blp.post("/program/coupons/<int:template_id>")
-@requires_program
-def program_coupon_save(template_id: int):
+    if request.method == "GET":
+        return _template_page(template_id)
     frozen = templates.get_template(template_id).issued_count > 0
     _, error = attempt(lambda: templates.update_template(template_id,
                                                          load(TemplatePatch, _template_body(request.form, frozen))))

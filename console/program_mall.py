@@ -60,16 +60,12 @@ def _item_page(item_id: int, status: int = 200, **context):
                   saved=request.args.get("saved") == "1", **context)
 
 
-@blp.get("/program/mall/<int:item_id>")
+@blp.route("/program/mall/<int:item_id>", methods=["GET", "POST"])
 @requires_program
 def program_mall_item(item_id: int):
-    return _item_page(item_id)
-
-
-@blp.post("/program/mall/<int:item_id>")
-@requires_program
-def program_mall_item_save(item_id: int):
     """The item and its stock, row-locked by the service against a redemption taking stock at the same time."""
+    if request.method == "GET":
+        return _item_page(item_id)
     _, error = attempt(lambda: mall.update_item(item_id, load(CatalogItemPatch, _item_body(request.form))))
     if error:
         return _item_page(item_id, 422, error=error, form=request.form)

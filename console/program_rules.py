@@ -59,16 +59,12 @@ def program_earn_rule_create():
     return _rules_page(saved_rule=saved, notice=f"已创建积分规则「{saved['name']}」。")
 
 
-@blp.get("/program/earn-rules/<int:rule_id>")
+@blp.route("/program/earn-rules/<int:rule_id>", methods=["GET", "POST"])
 @requires_program
 def program_earn_rule(rule_id: int):
-    rule = earn_rules.with_warnings(earn_rules.get(rule_id))
-    return render("console/program_earn_rule.html", rule=rule, tiers=ladder.ladder(), weekdays=WEEKDAYS)
-
-
-@blp.post("/program/earn-rules/<int:rule_id>")
-@requires_program
-def program_earn_rule_save(rule_id: int):
+    if request.method == "GET":
+        rule = earn_rules.with_warnings(earn_rules.get(rule_id))
+        return render("console/program_earn_rule.html", rule=rule, tiers=ladder.ladder(), weekdays=WEEKDAYS)
     saved, error = attempt(lambda: earn_rules.update(rule_id, load(EarnRulePatch, _rule_body(request.form))))
     if error:
         rule = earn_rules.with_warnings(earn_rules.get(rule_id))
@@ -137,15 +133,11 @@ def _task_page(task_id: int, status: int = 200, **context):
                   saved=request.args.get("saved") == "1", **context)
 
 
-@blp.get("/program/tasks/<int:task_id>")
+@blp.route("/program/tasks/<int:task_id>", methods=["GET", "POST"])
 @requires_program
 def program_task(task_id: int):
-    return _task_page(task_id)
-
-
-@blp.post("/program/tasks/<int:task_id>")
-@requires_program
-def program_task_save(task_id: int):
+    if request.method == "GET":
+        return _task_page(task_id)
     task = tasks.get_task(task_id)
     _, error = attempt(lambda: tasks.update_task(task_id, load(TaskPatch, _task_body(request.form, task.kind))))
     if error:

@@ -89,16 +89,12 @@ def _tier_page(tier_id: int, status: int = 200, **context):
                   saved=request.args.get("saved") == "1", **context)
 
 
-@blp.get("/program/tiers/<int:tier_id>")
+@blp.route("/program/tiers/<int:tier_id>", methods=["GET", "POST"])  # one rule: a bad id is a 404 for both
 @requires_program
 def program_tier(tier_id: int):
-    return _tier_page(tier_id)
-
-
-@blp.post("/program/tiers/<int:tier_id>")
-@requires_program
-def program_tier_save(tier_id: int):
     """The tier and its whole benefit table; refused, nothing changes and each error shows at its input."""
+    if request.method == "GET":
+        return _tier_page(tier_id)
     _, error = attempt(lambda: ladder.save_tier(tier_id, load(TierPatch, _tier_body(request.form))))
     if error:
         return _tier_page(tier_id, 422, error=error, form=request.form)
