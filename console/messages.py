@@ -98,6 +98,8 @@ MESSAGES: dict[str, str] = {
     "coupon_issue_not_found": "找不到该发放记录。",
     "coupon_issue_not_queued": "发放已记录但未能排队，请稍后再点一次发放。",
     "item_not_found": "找不到该兑换商品。",
+    "out_of_stock": "库存不足（库存不能少于 0）。",
+    "stock_too_large": "库存超过上限。",
     "vip_plan_not_found": "找不到该付费会员方案。",
     "vip_plan_code_taken": "该方案编码已被使用。",
     # input

@@ -11,7 +11,7 @@ from console.program import attempt, load, render, requires_program
 from coupons import templates as coupon_templates
 from mall import service as mall
 from mall.models import ITEM_KINDS, LIMIT_PERIODS
-from mall.schemas import CatalogItemIn, CatalogItemPatch
+from mall.schemas import CatalogItemIn, CatalogItemPatch, StockIn
 from tiers import ladder
 from vip import service as vip
 from vip.schemas import VipPlanIn, VipPlanPatch
@@ -22,6 +22,8 @@ ITEMS_SHOWN = 100
 # --- the points mall ------------------------------------------------------------------------------------
 
 def _item_body(form: MultiDict) -> dict:
+    """Every input of the item form; `stock` is only on the create form (an item's stock then changes by
+    adjustment, see program_mall_stock)."""
     kind = forms.text(form, "kind")
     return {"name": forms.text(form, "name"), "description": forms.text(form, "description"),
             "kind": kind, "points_price": forms.whole(form, "points_price"), "cash_price": forms.fen(form, "cash_price")
@@ -66,10 +68,23 @@ def program_mall_item(item_id: int):
     """The item and its stock, row-locked by the service against a redemption taking stock at the same time."""
     if request.method == "GET":
         return _item_page(item_id)
-    _, error = attempt(lambda: mall.update_item(item_id, load(CatalogItemPatch, _item_body(request.form))))
+    _, error = attempt(lambda: mall.update_item(item_id, load(CatalogItemPatch, {
+        name: value for name, value in _item_body(request.form).items() if name != "stock"})))
     if error:
         return _item_page(item_id, 422, error=error, form=request.form)
     return redirect(url_for("console.program_mall_item", item_id=item_id, saved=1))
+
+
+@blp.post("/program/mall/<int:item_id>/stock")
+@requires_program
+def program_mall_stock(item_id: int):
+    """Restock or write off by a count: relative to the stock at that moment, so what members redeemed
+    since the page rendered is kept (a typed absolute stock would erase it)."""
+    changed, error = attempt(lambda: mall.adjust_stock(item_id, load(StockIn, {
+        "delta": forms.whole(request.form, "delta")})["delta"]))
+    if error:
+        return _item_page(item_id, 422, stock_error=error)
+    return _item_page(item_id, stock_notice=f"库存已调整，现为 {changed.stock}。")
 
 
 # --- paid VIP -------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ def _item(code: str) -> CatalogItem:
 
 def _item_form(item: CatalogItem, **changes) -> dict:
     form = {"name": item.name, "kind": item.kind, "points_price": str(item.points_price),
-            "cash_price": f"{item.cash_price / 100:.2f}", "stock": str(item.stock), "limit_period": item.limit_period,
+            "cash_price": f"{item.cash_price / 100:.2f}", "limit_period": item.limit_period,
             "per_member_limit": str(item.per_member_limit or ""), "display_order": str(item.display_order)}
     if item.active:
         form["active"] = "1"
@@ -27,29 +27,46 @@ def _item_form(item: CatalogItem, **changes) -> dict:
     return {**form, **changes}
 
 
-def test_marketing_restocks_an_item_and_takes_it_off_sale(client, program):
+def test_marketing_edits_an_item_and_takes_it_off_sale_without_touching_its_stock(client, program):
     sign_in(client, "marketing")
     assert "品牌帆布袋" in client.get(MALL).get_data(as_text=True)
     tote = _item("tote-bag")
     page = f"{MALL}/{tote.id}"
-    response = post(client, page, _item_form(tote, stock="120", active=""), page=MALL)
+    response = post(client, page, _item_form(tote, name="帆布袋（新款）", active="", stock="999"), page=MALL)
     assert response.status_code == 302
-    tote = _item("tote-bag")
-    assert (tote.stock, tote.active) == (120, False)
+    edited = _item("tote-bag")
+    assert (edited.name, edited.active, edited.stock) == ("帆布袋（新款）", False, tote.stock)
     assert AuditLog.query.filter_by(action="catalog.update").count() == 1
+
+
+def test_stock_is_adjusted_by_a_count_from_what_it_is_now(client, program):
+    sign_in(client, "marketing")
+    tote = _item("tote-bag")
+    page, shown = f"{MALL}/{tote.id}", tote.stock
+    html = client.get(page).get_data(as_text=True)
+    assert f'<b id="item-stock">{shown}</b>' in html
+    CatalogItem.query.filter_by(code="tote-bag").update({"stock": shown - 3})  # redeemed since it rendered
+    restocked = post(client, f"{page}/stock", {"delta": "20"}, page=MALL)
+    assert restocked.status_code == 200 and f"现为 {shown + 17}" in restocked.get_data(as_text=True)
+    assert _item("tote-bag").stock == shown + 17
+    for delta, code in (("-100000", "out_of_stock"), ("0", "validation_error"), ("x", "bad_quantity"),
+                        ("", "validation_error")):
+        refused = post(client, f"{page}/stock", {"delta": delta}, page=MALL)
+        assert refused.status_code == 422 and f'data-code="{code}"' in refused.get_data(as_text=True), delta
+    assert _item("tote-bag").stock == shown + 17
 
 
 def test_mall_refusals_are_shown_at_their_input_and_change_nothing(client, program):
     sign_in(client, "marketing")
     mug = _item("mug")
     page = f"{MALL}/{mug.id}"
-    for changes, field in (({"stock": "-1"}, "stock"), ({"stock": "lots"}, "stock"),
-                           ({"points_price": "0"}, "points_price"), ({"cash_price": "-3"}, "cash_price"),
-                           ({"kind": "coupon"}, "coupon_template_id"), ({"tiers": "platinum"}, "tiers")):
+    for changes, field in (({"points_price": "0"}, "points_price"), ({"points_price": "lots"}, "points_price"),
+                           ({"cash_price": "-3"}, "cash_price"), ({"kind": "coupon"}, "coupon_template_id"),
+                           ({"tiers": "platinum"}, "tiers"), ({"per_member_limit": "0"}, "per_member_limit")):
         response = post(client, page, _item_form(mug, **changes), page=MALL)
         assert response.status_code == 422, changes
         assert f'data-error-for="{field}"' in response.get_data(as_text=True), changes
-    assert _item("mug").stock == mug.stock
+    assert _item("mug").points_price == mug.points_price
 
 
 def test_a_mall_item_is_created_and_a_taken_code_refused(client, program):
@@ -96,8 +113,8 @@ PROGRAM_POSTS = ["/console/program/tiers", "/console/program/tiers/{tier}",
                  "/console/program/earn-rules/{rule}", "/console/program/tasks", "/console/program/tasks/{task}",
                  "/console/program/coupons", "/console/program/coupons/{template}",
                  "/console/program/coupons/{template}/active", "/console/program/coupons/{template}/issue",
-                 "/console/program/mall", "/console/program/mall/{item}", "/console/program/vip",
-                 "/console/program/vip/{plan}"]
+                 "/console/program/mall", "/console/program/mall/{item}", "/console/program/mall/{item}/stock",
+                 "/console/program/vip", "/console/program/vip/{plan}"]
 
 
 def _ids() -> dict:
