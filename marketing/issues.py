@@ -32,8 +32,11 @@ ISSUE_BATCH = 1000
 
 # --- targeted issues ------------------------------------------------------------------------------------
 
-def _audience_stmt(audience: dict):
-    stmt = select(Member.id)
+def _audience_stmt(audience: dict, after_id: int):
+    """The audience's member ids above `after_id`. The bound is repeated inside the tag look-up: PostgreSQL does
+    not carry `members.id > n` over to `member_tags.member_id`, and would hash every tagged member for each
+    batch and each progress poll (bench/issue_progress.py)."""
+    stmt = select(Member.id).where(Member.id > after_id)
     if audience.get("audience_id"):  # a saved audience: the filter copied when the issue was created
 
         return stmt.where(*member_filter(audience["filter"]))
@@ -42,7 +45,8 @@ def _audience_stmt(audience: dict):
     if audience.get("tiers"):
         stmt = stmt.where(Member.tier_id.in_(select(Tier.id).where(Tier.code.in_(audience["tiers"]))))
     if audience.get("tags"):
-        stmt = stmt.where(exists().where(MemberTag.member_id == Member.id, MemberTag.tag.in_(audience["tags"])))
+        stmt = stmt.where(exists().where(MemberTag.member_id == Member.id, MemberTag.member_id > after_id,
+                                         MemberTag.tag.in_(audience["tags"])))
     if audience.get("birthday_month"):
         stmt = stmt.where(extract("month", Member.birthday) == audience["birthday_month"])
     return stmt
@@ -168,7 +172,7 @@ def progress(issue: CouponIssue) -> dict:
     remaining = 0
     if issue.state != "done":
         remaining = db.session.scalar(select(func.count()).select_from(
-            _audience_stmt(issue.audience).where(Member.id > issue.last_member_id).subquery())) or 0
+            _audience_stmt(issue.audience, issue.last_member_id).subquery())) or 0
     total = processed + remaining
     percent = 100 if issue.state == "done" or total == 0 else processed * 100 // total
     columns = ("id", "template_id", "key", "audience", "state", "issued", "skipped", "failed", "error",
@@ -188,7 +192,7 @@ def _issue_batch(issue_id: int, batch_size: int) -> tuple[int, int, int, int] | 
     """One keyset batch: one SELECT of members, one of who already has it, one multi-row INSERT, in one
     transaction with the progress. Returns (scanned, issued, skipped, failed) or None when done."""
     issue = db.session.get(CouponIssue, issue_id)
-    member_ids = list(db.session.scalars(_audience_stmt(issue.audience).where(Member.id > issue.last_member_id)
+    member_ids = list(db.session.scalars(_audience_stmt(issue.audience, issue.last_member_id)
                                          .order_by(Member.id).limit(batch_size)))
     if not member_ids:
         return None

@@ -80,7 +80,7 @@ def test_marketing_creates_a_template_issues_it_to_a_tag_and_watches_it_reach_10
     page.select_option("#f-issue-tags", "咖啡重度")
     page.click("#issue-button")
     page.wait_for_selector("#issue-progress[data-state=queued]")
-    assert page.get_attribute("#issue-progress", "hx-trigger") == "every 1s"
+    assert page.get_attribute("#issue-progress", "hx-trigger") == "every 2s"
 
     release_database()
     SimpleWorker([Queue("grants", connection=get_redis())], connection=get_redis()).work(

@@ -94,7 +94,7 @@ def test_an_issue_to_a_tag_shows_its_progress_until_done(client, program):
     issue = CouponIssue.query.filter_by(key="spring-coffee").one()
     progress_page = client.get(response.headers["Location"]).get_data(as_text=True)
     assert 'data-state="queued"' in progress_page and 'data-percent="0"' in progress_page
-    assert "hx-trigger=\"every 1s\"" in progress_page  # polls while queued
+    assert "hx-trigger=\"every 2s\"" in progress_page  # polls while queued
     fragment = f"{page}/issues/{issue.id}/progress"
     work()
     done = client.get(fragment, headers={"HX-Request": "true"}).get_data(as_text=True)
