@@ -5,6 +5,7 @@ from flask_smorest import Blueprint
 from app.auth import admin_required, staff_required
 from catalog import service as products
 from catalog.schemas import (
+    MemberPriceIn,
     ProductIn,
     ProductOut,
     ProductPage,
@@ -49,6 +50,22 @@ class ProductView(MethodView):
     def patch(self, body, sku):
         """Change a product (audited); member_prices replaces the whole table."""
         return products.update(sku, body)
+
+
+@admin_blp.route("/products/<string:sku>/member-prices/<string:key>")
+class MemberPriceView(MethodView):
+    @admin_required
+    @admin_blp.arguments(MemberPriceIn)
+    @admin_blp.response(200, ProductOut)
+    def put(self, body, sku, key):
+        """Set one member price (`key`: a tier code or "vip"), the product's others untouched (audited)."""
+        return products.set_member_price(sku, key, body["price"])
+
+    @admin_required
+    @admin_blp.response(200, ProductOut)
+    def delete(self, sku, key):
+        """Remove one member price (audited); removing one the product does not have changes nothing."""
+        return products.set_member_price(sku, key, None)
 
 
 pos_blp = Blueprint("pos_products", __name__, url_prefix="/api/v1/pos", description="Till: find products")

@@ -27,6 +27,11 @@ class ProductPatch(Schema):
     active = fields.Boolean()
 
 
+class MemberPriceIn(Schema):
+    price = StrictInt(required=True, validate=validate.Range(min=0, max=MAX_FEN),
+                      metadata={"description": "fen; at most the list price"})
+
+
 class ProductOut(Schema):
     sku = fields.String()
     name = fields.String()

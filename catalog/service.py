@@ -9,6 +9,7 @@ from app.audit import service as audit
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from app.pagination import keyset_page
+from app.transactions import atomic
 from catalog.models import Product
 from members.models import Member
 from tiers import ladder
@@ -43,7 +44,8 @@ def _check_prices(list_price: int, member_prices: dict) -> None:
         raise ValidationError(f"member_prices.{key}", "Not a tier code or 'vip'.", code="unknown_tier")
     for key, price in member_prices.items():
         if price > list_price:
-            raise ValidationError(f"member_prices.{key}", "A member price cannot exceed the list price.")
+            raise ValidationError(f"member_prices.{key}", "A member price cannot exceed the list price.",
+                                  code="member_price_above_list")
 
 
 def create(values: dict) -> Product:
@@ -72,6 +74,27 @@ def update(sku: str, changes: dict) -> Product:
         setattr(product, name, value)
     audit.record("product.update", "product", product.sku, before, as_dict(product))
     db.session.commit()
+    return product
+
+
+def set_member_price(sku: str, key: str, price: int | None) -> Product:
+    """One member price of a product (a tier code or "vip"; None removes it), the others untouched. The row is
+    locked first: two people setting two tiers' prices of one product at once must both land, which a page
+    reading the whole table and writing it back (PATCH member_prices) cannot promise."""
+    with atomic():
+        product = db.session.scalar(select(Product).where(Product.sku == sku).with_for_update()
+                                    .execution_options(populate_existing=True))
+        if product is None:
+            raise NotFound(f"No product {sku}.", code="product_not_found")
+        before = as_dict(product)
+        prices = dict(product.member_prices or {})
+        if price is None:
+            prices.pop(key, None)
+        else:
+            prices[key] = price
+        _check_prices(product.list_price, prices)
+        product.member_prices = prices
+        audit.record("product.update", "product", product.sku, before, as_dict(product))
     return product
 
 

@@ -45,8 +45,18 @@ def _throttled(error):
 
 
 def schema_error(error: SchemaError) -> ApiError:
-    fields = sorted(error.messages) if isinstance(error.messages, dict) else []
+    """The API's schema refusal as an ApiError naming each field by its dotted path (`benefits.monthly_pack`),
+    so a form can show it next to the input it came from."""
+    fields = sorted(_dotted(error.messages)) if isinstance(error.messages, dict) else []
     return ApiError("; ".join(fields), code="validation_error", fields={name: [] for name in fields})
+
+
+def _dotted(messages: dict, prefix: str = "") -> list[str]:
+    names: list[str] = []
+    for key, value in messages.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        names.extend(_dotted(value, name) if isinstance(value, dict) else [name])
+    return names
 
 
 def hx() -> bool:

@@ -117,6 +117,9 @@ class TemplateOut(Schema):
     active = fields.Boolean()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+    terms_frozen = fields.Boolean(metadata={
+        "description": "coupons were issued: kind, amounts, threshold, scope, validity and stacking can no longer "
+                       "change (409 coupon_template_in_use); title, stock, limits, audience, claiming and active can"})
 
 
 class TemplateListArgs(ListArgs):
@@ -194,6 +197,10 @@ class IssueOut(Schema):
                        "...` for the latest failed try (cleared when a later try finishes)"})
     created_at = fields.DateTime()
     finished_at = fields.DateTime(allow_none=True)
+    remaining = fields.Integer(metadata={
+        "description": "members of the audience the job has not reached yet, counted now (0 once done)"})
+    percent = fields.Integer(metadata={
+        "description": "(issued + skipped + failed) of those plus `remaining`, in whole percent; 100 once done"})
 
 
 class RevokeIn(Schema):

@@ -79,6 +79,7 @@ def template_out(t: CouponTemplate) -> dict:
         "issued": t.issued_count, "per_member_limit": t.per_member_limit, "audience": audience_out(t.audience),
         "claimable": t.claimable, "claim_start": t.claim_start, "claim_end": t.claim_end,
         "stackable": t.stackable, "active": t.active, "created_at": t.created_at, "updated_at": t.updated_at,
+        "terms_frozen": t.issued_count > 0,
     }
 
 
@@ -120,32 +121,34 @@ def _check_terms(data: dict, check_catalog: bool = True, check_tags: bool = True
     threshold = data.get("threshold") or 0
     if kind == "amount_off":
         if not data.get("amount_off"):
-            raise ValidationError("amount_off", "Required for an amount_off coupon.")
+            raise ValidationError("amount_off", "Required for an amount_off coupon.", code="required_for_kind")
         if threshold and threshold < data["amount_off"]:
             raise ValidationError("threshold", "Must be 0 (no threshold) or at least the amount off.",
                                   code="threshold_below_discount")
     if kind == "percent_off":
         percent = data.get("percent")
         if percent is None or not 1 <= percent <= 99:
-            raise ValidationError("percent", "Required, between 1 and 99 (the share paid: 88 = 88折).")
+            raise ValidationError("percent", "Required, between 1 and 99 (the share paid: 88 = 88折).",
+                                  code="required_for_kind")
     if kind == "gift" and not data.get("gift_sku"):
-        raise ValidationError("gift_sku", "Required for a gift coupon.")
+        raise ValidationError("gift_sku", "Required for a gift coupon.", code="required_for_kind")
     for name in ("amount_off", "percent", "max_discount", "gift_sku"):
         allowed = {"amount_off": "amount_off", "percent": "percent_off", "max_discount": "percent_off",
                    "gift_sku": "gift"}[name]
         if data.get(name) is not None and kind != allowed:
-            raise ValidationError(name, f"Only for a {allowed} coupon.")
+            raise ValidationError(name, f"Only for a {allowed} coupon.", code="not_for_kind")
     validity = data.get("validity") or {}
     if validity.get("kind") == "fixed":
         if not validity.get("start") or not validity.get("end"):
-            raise ValidationError("validity", "A fixed validity needs start and end dates.")
+            raise ValidationError("validity", "A fixed validity needs start and end dates.", code="validity_incomplete")
         if validity["end"] < validity["start"]:
             raise ValidationError("validity.end", "Must not be before the start.", code="end_before_start")
         if validity.get("days") is not None:
             raise ValidationError("validity.days", "Only for a relative validity.")
     elif validity.get("kind") == "relative":
         if not validity.get("days"):
-            raise ValidationError("validity.days", "A relative validity needs days (1 or more).")
+            raise ValidationError("validity.days", "A relative validity needs days (1 or more).",
+                                  code="validity_incomplete")
         if validity.get("start") or validity.get("end"):
             raise ValidationError("validity", "A relative validity has no start or end dates.")
     else:

@@ -5,9 +5,9 @@ Every seed is idempotent: it looks things up by code before creating them.
 """
 from __future__ import annotations
 
-from demo import coupons, distribution, mall, members, operators, points, reports, shoppers, tasks, vip
+from demo import coupons, distribution, issues, mall, members, operators, points, reports, shoppers, tasks, vip
 
-PARTS = [operators, coupons, members, vip, points, mall, tasks, shoppers, distribution, reports]
+PARTS = [operators, coupons, members, vip, points, mall, tasks, shoppers, distribution, reports, issues]
 HISTORY = {shoppers, distribution}  # months of shoppers' activity: slow, and not every test wants it
 
 

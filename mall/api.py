@@ -24,6 +24,7 @@ from mall.schemas import (
     RedemptionOut,
     RedemptionSearchArgs,
     ShopItemList,
+    StockIn,
 )
 
 shop_blp = Blueprint("mall", __name__, url_prefix="/api/v1", description="Points mall (积分商城)")
@@ -127,6 +128,17 @@ class AdminCatalogItem(MethodView):
     def patch(self, body, item_id):
         """Change an item (audited); stock set here is the new stock."""
         return service.update_item(item_id, body)
+
+
+@admin_blp.route("/catalog/<int:item_id>/stock")
+class AdminCatalogStock(MethodView):
+    @admin_required
+    @admin_blp.arguments(StockIn)
+    @admin_blp.response(200, CatalogItemOut)
+    def post(self, body, item_id):
+        """Restock or write off by a count (audited), relative to the stock at that moment, so redemptions
+        taken meanwhile are kept; the stock never goes below zero (409 `out_of_stock`)."""
+        return service.adjust_stock(item_id, body["delta"])
 
 
 @admin_blp.route("/redemptions")

@@ -18,6 +18,7 @@ from app.operators.models import Store
 
 ITEM_KINDS = ("pickup", "coupon")
 LIMIT_PERIODS = ("day", "week", "month", "ever")
+MAX_STOCK = 10_000_000  # an item's stock, far inside the integer column
 REDEMPTION_STATES = ("awaiting_pickup", "fulfilled", "cancelled", "issued")
 
 

@@ -5,11 +5,10 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, vali
 
 from app.fields import Id, code, patch_of
 from app.pagination import ListArgs
-from mall.models import ITEM_KINDS, LIMIT_PERIODS, REDEMPTION_STATES
+from mall.models import ITEM_KINDS, LIMIT_PERIODS, MAX_STOCK, REDEMPTION_STATES
 from mall.service import MAX_QUANTITY
 
 MAX_POINTS = 10_000_000
-MAX_STOCK = 10_000_000
 
 
 class CatalogItemIn(Schema):
@@ -32,6 +31,12 @@ class CatalogItemIn(Schema):
     ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
     active = fields.Boolean(load_default=True)
     display_order = fields.Integer(load_default=0, validate=validate.Range(min=-10_000, max=10_000))
+
+
+class StockIn(Schema):
+    delta = fields.Integer(required=True, strict=True, validate=[validate.Range(min=-MAX_STOCK, max=MAX_STOCK),
+                                                                 validate.NoneOf([0], error="Must not be zero.")],
+                           metadata={"description": "added to the stock (negative: written off)"})
 
 
 # PATCH: any subset; the code stays.

@@ -21,7 +21,7 @@ from app.operators.models import Store
 from app.pagination import keyset_page
 from app.transactions import atomic
 from coupons import issuing, templates
-from mall.models import CatalogItem, Redemption
+from mall.models import MAX_STOCK, CatalogItem, Redemption
 from members import service as members_service
 from points import ledger as points_service
 from tiers import ladder
@@ -45,8 +45,8 @@ def _check(item: CatalogItem) -> None:
         try:
             templates.get_template(item.coupon_template_id)
         except NotFound:
-            raise ValidationError("coupon_template_id",
-                                  f"Coupon template {item.coupon_template_id} does not exist.") from None
+            raise ValidationError("coupon_template_id", f"Coupon template {item.coupon_template_id} does not exist.",
+                                  code="unknown_coupon_template") from None
     elif item.coupon_template_id:
         raise ValidationError("coupon_template_id", "Only coupon items issue a coupon.")
     if item.starts_at and item.ends_at and item.starts_at >= item.ends_at:
@@ -83,6 +83,29 @@ def update_item(item_id: int, body: dict) -> CatalogItem:
         db.session.flush()
         audit.record("catalog.update", "catalog_item", item.id, before, _snapshot(item))
     return item
+
+
+def adjust_stock(item_id: int, delta: int) -> CatalogItem:
+    """Restock (+) or write off (-) by a count, relative to the stock as it is at the commit: a form that
+    showed 10 and sets 50 would erase the redemptions taken since it rendered, an adjustment of +40 keeps
+    them. One conditional UPDATE (never below zero, 409 `out_of_stock` instead), audited."""
+    if delta == 0:
+        raise ValidationError("delta", "Must not be zero.")
+    with atomic():
+        before = db.session.scalar(select(CatalogItem.stock).where(CatalogItem.id == item_id))
+        if before is None:
+            raise NotFound("No such catalogue item.", code="item_not_found")
+        changed = db.session.execute(
+            update(CatalogItem).where(CatalogItem.id == item_id, CatalogItem.stock + delta >= 0,
+                                      CatalogItem.stock + delta <= MAX_STOCK)
+            .values(stock=CatalogItem.stock + delta).returning(CatalogItem.stock)).scalar()
+        if changed is None and delta > 0:
+            raise ValidationError("delta", f"The stock cannot exceed {MAX_STOCK}.", code="stock_too_large")
+        if changed is None:
+            raise Conflict("The stock cannot go below zero.", code="out_of_stock")
+        audit.record("catalog.stock", "catalog_item", item_id, {"stock": changed - delta},
+                     {"stock": changed, "delta": delta})
+    return get_item(item_id)
 
 
 def get_item(item_id: int) -> CatalogItem:

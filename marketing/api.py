@@ -8,6 +8,7 @@ from marshmallow import RAISE
 from app.auth import ADMIN_ROLES, admin_required, current_identity
 from app.inbound import body_limit
 from app.openapi import Blueprint as UploadBlueprint
+from app.pagination import ListArgs, page_schema
 from coupons.schemas import IssueIn, IssueOut
 from marketing import audiences, issues, members, tags
 from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery, RevokedSessionsOut
@@ -165,7 +166,18 @@ class Issue(MethodView):
                    "not doubled. Unknown tier codes or tags: 422 naming the field.")
     def post(self, body, template_id: int):
         """Issue to a target group in the background (RQ `grants` queue); poll the issue for progress."""
-        return issues.request_issue(template_id, body["audience"], body.get("key"), current_identity().id)
+        return issues.progress(issues.request_issue(template_id, body["audience"], body.get("key"),
+                                                    current_identity().id))
+
+
+@issues_blp.route("/coupon-templates/<int:template_id>/issues")
+class IssueList(MethodView):
+    @admin_required
+    @issues_blp.arguments(ListArgs, location="query")
+    @issues_blp.response(200, page_schema(IssueOut, "IssuePage"))
+    def get(self, args, template_id: int):
+        """The template's targeted issues, newest first, each with its progress."""
+        return issues.list_issues(template_id, args["limit"], args["cursor"])
 
 
 @issues_blp.route("/coupon-templates/<int:template_id>/issues/<int:issue_id>")
@@ -173,8 +185,8 @@ class IssueProgress(MethodView):
     @admin_required
     @issues_blp.response(200, IssueOut)
     def get(self, template_id: int, issue_id: int):
-        """Progress of a targeted issue: issued, skipped, failed."""
-        return issues.get_issue(template_id, issue_id)
+        """Progress of a targeted issue: issued, skipped, failed, the members still to reach and the percent."""
+        return issues.progress(issues.get_issue(template_id, issue_id))
 
 
 blueprints = [members_blp, tags_blp, audiences_blp, issues_blp]

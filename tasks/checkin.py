@@ -18,9 +18,9 @@ from app.extensions import db
 from app.transactions import atomic
 from members import service as members_service
 from points import ledger as points_service
+from tasks import service as definitions  # a module, read at call time: tasks.service imports this one
 from tasks.common import add_rewards, check_open, pay
 from tasks.models import CheckIn, TaskDefinition
-from tasks.service import running
 
 
 class AlreadyCheckedIn(Conflict):
@@ -28,7 +28,7 @@ class AlreadyCheckedIn(Conflict):
 
 
 def checkin_task() -> TaskDefinition:
-    tasks = running("checkin")
+    tasks = definitions.running("checkin")
     if not tasks:
         raise Conflict("Check-in is not running now.", code="task_inactive")
     return tasks[0]
@@ -135,7 +135,7 @@ def calendar_month(member_id: int, month: str | None) -> dict:
     last = first.replace(day=calendar.monthrange(first.year, first.month)[1])
     rows = list(db.session.scalars(select(CheckIn).where(CheckIn.member_id == member_id, CheckIn.day >= first,
                                                          CheckIn.day <= last).order_by(CheckIn.day)))
-    tasks = running("checkin")
+    tasks = definitions.running("checkin")
     task = tasks[0] if tasks else None
     streak = current_streak(member_id, task)
     latest = _last(member_id)

@@ -54,7 +54,8 @@ def _check_coupon_templates(task: TaskDefinition) -> None:
             try:
                 templates.get_template(template_id)
             except NotFound:
-                raise ValidationError(field, f"Coupon template {template_id} does not exist.") from None
+                raise ValidationError(field, f"Coupon template {template_id} does not exist.",
+                                      code="unknown_coupon_template") from None
 
 
 def _apply(task: TaskDefinition, body: dict) -> None:
@@ -72,11 +73,11 @@ def _apply(task: TaskDefinition, body: dict) -> None:
     else:
         for name in CHECKIN_ONLY:
             if name in body and body[name] not in (None, [], "never"):
-                raise ValidationError(name, "Only check-in tasks have streak settings.")
+                raise ValidationError(name, "Only check-in tasks have streak settings.", code="checkin_only")
     if task.kind != "invite" and body.get("invitee_reward"):
         raise ValidationError("invitee_reward", "Only invite tasks reward the invitee.")
     if task.starts_at and task.ends_at and task.starts_at >= task.ends_at:
-        raise ValidationError("ends_at", "Must be after starts_at.")
+        raise ValidationError("ends_at", "Must be after starts_at.", code="end_before_start")
     _check_tiers(task.tiers or [])
     _check_coupon_templates(task)
     if task.kind == "checkin" and task.active:

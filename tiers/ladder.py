@@ -167,7 +167,8 @@ def _check_review(values: dict) -> None:
 
 
 def _check_ladder(changed: Tier, values: dict) -> None:
-    """Ranks unique; a higher rank needs strictly more growth to enter and no less to stay."""
+    """Ranks unique; a higher rank needs strictly more growth to enter and no less to stay, and earns no fewer
+    points per yuan (a member upgraded into fewer points would read it as a downgrade)."""
     others = [t for t in ladder() if t.id != changed.id]
     if any(t.rank == values["rank"] for t in others):
         raise ValidationError("rank", f"Another tier has rank {values['rank']}: ranks order the ladder.",
@@ -183,6 +184,17 @@ def _check_ladder(changed: Tier, values: dict) -> None:
         if higher[2] < lower[2]:
             raise ValidationError("retention_threshold", "A higher rank cannot need less growth to stay.",
                                   code="thresholds_out_of_order")
+    multipliers = sorted([(t.rank, _multiplier(t.benefits)) for t in others]
+                         + [(values["rank"], _multiplier(values.get("benefits")))])
+    for lower, higher in zip(multipliers, multipliers[1:], strict=False):
+        if higher[1] < lower[1]:
+            raise ValidationError("benefits.points_multiplier_percent",
+                                  "A higher rank cannot earn fewer points than the rank below it.",
+                                  code="benefits_out_of_order")
+
+
+def _multiplier(benefits: dict | None) -> int:
+    return int((benefits or {}).get("points_multiplier_percent", 100))
 
 
 def save_tier(tier_id: int | None, changes: dict, *, audited: bool = True) -> Tier:
@@ -198,10 +210,11 @@ def save_tier(tier_id: int | None, changes: dict, *, audited: bool = True) -> Ti
         before = _tier_dict(tier)
         values = {**before, **changes}
     if values["retention_threshold"] > values["growth_threshold"] and values["growth_threshold"] > 0:
-        raise ValidationError("retention_threshold", "Staying cannot need more growth than entering.")
+        raise ValidationError("retention_threshold", "Staying cannot need more growth than entering.",
+                              code="retention_above_entry")
     _check_review(values)
-    _check_ladder(tier, values)
     values["benefits"] = _check_benefits(values.get("benefits") or {})
+    _check_ladder(tier, values)
     for name in TIER_FIELDS:
         setattr(tier, name, values[name])
     if tier_id is None:

@@ -53,7 +53,7 @@ class EarnRuleView(MethodView):
     @admin_blp.response(200, EarnRuleOut)
     def get(self, rule_id):
         """One earn rule."""
-        return earn_rules.get(rule_id)
+        return earn_rules.with_warnings(earn_rules.get(rule_id))
 
     @admin_required
     @admin_blp.arguments(EarnRulePatch)

@@ -67,10 +67,15 @@ def get(rule_id: int) -> EarnRule:
 
 
 def listing(active: bool | None, limit: int, cursor: str | None) -> dict:
+    """Rules in id order, each with its warnings: a rule saved before the exclusive rule that now shadows it
+    is as dead as one saved after, and the list is where marketing sees it."""
     stmt = select(EarnRule)
     if active is not None:
         stmt = stmt.where(EarnRule.active.is_(active))
-    return keyset_page(stmt, EarnRule.id, limit, cursor, newest_first=False)
+    page = keyset_page(stmt, EarnRule.id, limit, cursor, newest_first=False)
+    exclusive = _active_exclusive()
+    page["items"] = [with_warnings(rule, exclusive) for rule in page["items"]]
+    return page
 
 
 def _check(values: dict) -> None:
@@ -91,14 +96,20 @@ def _covers(wider: list | None, narrower: list | None) -> bool:
     return wider is None or (narrower is not None and set(narrower) <= set(wider))
 
 
-def _shadowed_by(rule: EarnRule) -> list[EarnRule]:
+def _active_exclusive() -> list[EarnRule]:
+    return list(db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True), EarnRule.stackable.is_(False))
+                                   .order_by(EarnRule.id)))
+
+
+def _shadowed_by(rule: EarnRule, exclusive: list[EarnRule]) -> list[EarnRule]:
     """Active exclusive rules ranked above `rule` that match every line `rule` matches: `rule` never applies
     while they are on (an exclusive rule is the only rule of its lines). Saved anyway; the answer warns."""
     if not rule.active:
         return []
     found = []
-    for other in db.session.scalars(select(EarnRule).where(EarnRule.active.is_(True), EarnRule.id != rule.id,
-                                                           EarnRule.stackable.is_(False))):
+    for other in exclusive:
+        if other.id == rule.id:
+            continue
         ranked_above = (other.priority, -other.id) > (rule.priority, -rule.id)
         dates = ((other.start_date is None or (rule.start_date is not None and other.start_date <= rule.start_date))
                  and (other.end_date is None or (rule.end_date is not None and other.end_date >= rule.end_date)))
@@ -108,11 +119,14 @@ def _shadowed_by(rule: EarnRule) -> list[EarnRule]:
     return found
 
 
-def _answer(rule: EarnRule) -> dict:
-    warnings = [{"code": "shadowed", "rule_id": other.id,
+def with_warnings(rule: EarnRule, exclusive: list[EarnRule] | None = None) -> dict:
+    """The rule with its warnings (`shadowed`: the exclusive rules that keep it from ever applying);
+    `exclusive` is the active exclusive rules when the caller has them already."""
+    exclusive = _active_exclusive() if exclusive is None else exclusive
+    warnings = [{"code": "shadowed", "rule_id": other.id, "rule_name": other.name, "priority": other.priority,
                  "message": f"Never applies while the exclusive rule {other.name!r} (id {other.id}, priority "
                             f"{other.priority}) is on: it matches every line this rule matches and ranks above."}
-                for other in _shadowed_by(rule)]
+                for other in _shadowed_by(rule, exclusive)]
     return as_dict(rule) | {"warnings": warnings}
 
 
@@ -135,7 +149,7 @@ def create(values: dict) -> dict:
     db.session.flush()
     audit.record("earn_rule.create", "earn_rule", rule.id, None, as_dict(rule))
     db.session.commit()
-    return _answer(rule)
+    return with_warnings(rule)
 
 
 def update(rule_id: int, changes: dict) -> dict:
@@ -147,7 +161,7 @@ def update(rule_id: int, changes: dict) -> dict:
         setattr(rule, name, value)
     audit.record("earn_rule.update", "earn_rule", rule.id, before, as_dict(rule))
     db.session.commit()
-    return _answer(rule)
+    return with_warnings(rule)
 
 
 # --- computing ----------------------------------------------------------------------------------------

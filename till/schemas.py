@@ -47,7 +47,9 @@ class EarnRulePatch(Schema):
 
 class RuleWarning(Schema):
     code = fields.String(metadata={"description": "shadowed: an exclusive rule ranked above matches every line"})
-    rule_id = fields.Integer()
+    rule_id = fields.Integer(metadata={"description": "the rule that shadows this one"})
+    rule_name = fields.String()
+    priority = fields.Integer(metadata={"description": "the shadowing rule's priority"})
     message = fields.String()
 
 
@@ -66,7 +68,8 @@ class EarnRuleOut(Schema):
     cap_per_order = fields.Integer(allow_none=True)
     cap_per_day = fields.Integer(allow_none=True)
     active = fields.Boolean()
-    warnings = fields.List(fields.Nested(RuleWarning), metadata={"description": "after a create or update"})
+    warnings = fields.List(fields.Nested(RuleWarning), metadata={
+        "description": "now, in the list and after a create or update: an empty list when the rule can apply"})
 
 
 class EarnRuleQuery(ListArgs):
