@@ -8,7 +8,9 @@ message. Three kinds of request, in alternating blocks so that a change of load 
 them alike:
 - first purchase: the member's first (it also pays the demo's first-purchase task: a points reward);
 - repeat purchase: a member who bought before;
-- ceiling: bench/ceiling.py through its own test client (one UPDATE + one INSERT, raw SQL, one transaction).
+- ceiling: bench/ceiling.py through its own test client (one UPDATE + one INSERT, raw SQL, one transaction);
+- floor: bench/ceiling.py's `/floor`, what a repeat purchase reads and writes, in raw psycopg with prepared
+  statements and two pipelined round trips: the cost of the rows themselves.
 
 Per request: this process's CPU (`time.process_time`) and the CPU of the PostgreSQL backends serving this
 process's connections (their /proc/<pid>/stat, read around each request: ticks of 10 ms, whose sum over a
@@ -63,6 +65,9 @@ class Backends:
             dbapi_connection.commit()
 
     def cpu_ms(self) -> float:
+        from bench import ceiling
+
+        self.pids.update(conn.info.backend_pid for conn in ceiling.connections)
         ticks = 0
         for pid in self.pids:
             try:
@@ -103,16 +108,19 @@ class Tally:
         app, pg = self.median(kind, "app"), self.median(kind, "pg")
         walls = sorted(w for b in self.blocks[kind] for w in b["wall"])
         share = f" | {(app + pg) / ceiling:4.2f}x the ceiling" if ceiling else ""
-        return (f"{kind:28s} app CPU {app:5.2f} ms | PostgreSQL CPU {pg:5.2f} ms | total {app + pg:5.2f} ms"
-                f"{share} | SQL {self.median(kind, 'sql'):4.1f} | wall p50 {walls[len(walls) // 2]:5.2f} ms")
+        sql = self.median(kind, "sql")
+        return (f"{kind:30s} app CPU {app:5.2f} ms | PostgreSQL CPU {pg:5.2f} ms | total {app + pg:5.2f} ms"
+                f"{share} | SQL {f'{sql:4.1f}' if sql else 'raw'} | wall p50 {walls[len(walls) // 2]:5.2f} ms")
 
 
 def main() -> None:
     from sqlalchemy import event, text
 
     from app.extensions import db
+    from app.operators.models import Operator
     from bench import ceiling
     from server import create_app
+    from till.models import EarnRule
 
     token, skus = setup_data()
     members = int(os.environ["MEMBERS"])
@@ -145,6 +153,14 @@ def main() -> None:
             assert response.status_code == 201, response.get_json()
         return call
 
+    floor_ids: dict = {}
+
+    def floor_call() -> None:
+        lines = [[sku, rng.randint(1, 3), price] for sku, price in rng.sample(skus, 3)]
+        response = ceiling_client.post("/floor", json={
+            "member_id": rng.choice(bought), "order_no": f"{run}-{next(counter)}", "lines": lines, **floor_ids})
+        assert response.status_code == 201, response.get_json()
+
     def ceiling_call() -> None:
         response = ceiling_client.post("/ceiling", json={"member_id": rng.randint(1, members),
                                                         "order_no": f"{run}c{next(counter)}"})
@@ -164,6 +180,10 @@ def main() -> None:
         for engine in (db.engine, ceiling.engine):
             event.listen(engine, "before_cursor_execute", count)
             backends.watch(engine)
+        staff = db.session.scalar(db.select(Operator).where(Operator.username == "staff1"))
+        floor_ids.update(operator_id=staff.id, store_id=staff.store_id,
+                         rule_id=db.session.scalar(db.select(EarnRule.id).order_by(EarnRule.id)))
+        db.session.commit()
         fresh = rng.sample(range(1, members + 1), members)
         bought: list[int] = []
 
@@ -175,14 +195,15 @@ def main() -> None:
         flow("warm-up", firsts(100))  # imports, pools, caches, prepared statements
         for _ in range(100):
             ceiling_call()
+            floor_call()
         tally.blocks.clear()
-        kinds = ["first purchase", "repeat purchase", "ceiling"]
+        kinds = ["first purchase", "repeat purchase", "ceiling", "floor"]
         for index in range(BLOCKS):
-            for kind in kinds[index % 3:] + kinds[:index % 3]:  # the order rotates from block to block
-                if kind == "ceiling":
-                    block = tally.block("ceiling")
+            for kind in kinds[index % 4:] + kinds[:index % 4]:  # the order rotates from block to block
+                if kind in ("ceiling", "floor"):
+                    block = tally.block(kind)
                     for _ in range(PER_BLOCK):
-                        tally.run("ceiling", ceiling_call, block)
+                        tally.run(kind, ceiling_call if kind == "ceiling" else floor_call, block)
                 elif kind == "first purchase":
                     flow(kind, firsts(PER_BLOCK))
                 else:
@@ -191,6 +212,7 @@ def main() -> None:
         print(f"load average {os.getloadavg()}; {BLOCKS} blocks of {PER_BLOCK} requests of each kind, one at a "
               f"time, in process; medians of the blocks' means; PostgreSQL backends {sorted(backends.pids)}")
         print(tally.line("ceiling", None))
+        print(tally.line("floor", ceiling_cpu))
         for kind in ("first purchase", "repeat purchase"):
             print(tally.line(kind, ceiling_cpu))
             print(tally.line(f"quote before a {kind}", ceiling_cpu))
