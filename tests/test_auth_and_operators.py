@@ -269,3 +269,17 @@ def test_claims_of_the_wrong_type_are_401(client, app, login, staff, claims):
                                ("GET", "/api/v1/admin/members", None)]:
         response = client.open(path, method=method, headers=bearer(token), json=body)
         assert response.status_code == 401 and response.get_json()["error"]["code"] == "invalid_token", claims
+
+
+def test_a_tokens_signature_is_checked_once_and_its_expiry_every_time(client, login, at, monkeypatch):
+    """Decoded claims are cached per token (a till sends one token all day); expiry still counts per request."""
+    at("2026-01-01T00:00:00+00:00")
+    token, _ = login("alice")
+    decodes = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decodes.append(1) or real(*args, **kwargs))
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    assert len(decodes) <= 1
+    at("2026-01-09T00:00:00+00:00")
+    assert client.get("/api/v1/me", headers=bearer(token)).get_json()["error"]["code"] == "token_expired"
