@@ -2,6 +2,7 @@ import jwt
 import pytest
 
 from app.auth import issue_token
+from app.extensions import db
 from app.operators import service
 from tests.conftest import bearer
 
@@ -234,14 +235,34 @@ def test_a_deleted_members_token_stops_working(client, login):
 
 @pytest.mark.parametrize("kind", ["member", "operator"])
 def test_checking_a_token_against_its_row_is_one_statement(app, login, operator_token, kind):
+    from flask import g
+
     from app.auth import current_identity
     from tests.sql_capture import statements
 
     token = login("alice")[0] if kind == "member" else operator_token("staff", "S1")
+    with app.test_request_context(headers=bearer(token)):
+        current_identity()  # an operator's is checked against the configuration copy: loaded once per process
+        db.session.rollback()
+        g.pop("identity")  # the test's app context (and its g) outlives the request context
     with app.test_request_context(headers=bearer(token)), statements() as sent:
         assert current_identity().kind == kind
         current_identity()  # once per request
-    assert len(sent) == 1, sent
+    assert len(sent) == 1, sent  # the member's row, or the configuration copy's token
+
+
+def test_an_operator_check_costs_no_statement_in_a_transaction_that_read_the_configuration(app, operator_token):
+    """A quote or a purchase reads the configuration copy's token anyway: the operator's check comes with it."""
+    from app import config_cache
+    from app.auth import current_identity
+    from tests.sql_capture import statements
+
+    token = operator_token("staff", "S1")
+    with app.test_request_context(headers=bearer(token)):
+        config_cache.get("operator_sessions")
+        with statements() as sent:
+            assert current_identity().role == "staff"
+    assert sent == []
 
 
 @pytest.mark.parametrize("claims", [
