@@ -84,15 +84,20 @@ def record(store_id: int, operator_id: int | None, body: dict, operator_role: st
     check_presence(body, operator_role)
     digest = request_hash(body)
     order_no = body["order_no"]
+    account = None
     try:
-        member = pricing.resolve_member(body)
+        if body.get("member_code") is None:  # held: the ledger calls below update this same account object
+            member, account = ledger.lock_member_account(body["member_id"])
+        else:
+            member = pricing.resolve_member(body)
     except ApiError:  # a retry whose code was burnt by the first attempt, or has expired since: same answer
         existing = _stored_answer(store_id, order_no)
         if existing is None:
             raise
         return _replay(existing, digest, "order_no")
     try:
-        account = ledger.lock_account(member.id)  # held: the ledger calls below update this same object
+        if account is None:
+            account = ledger.lock_account(member.id)
         existing = _stored_answer(store_id, order_no)  # a twin that held the lock before us has committed
         if existing is not None:
             result = _replay(existing, digest, "order_no")

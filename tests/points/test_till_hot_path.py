@@ -53,3 +53,49 @@ def test_a_read_only_end_refuses_a_changed_object(shopper):
     with pytest.raises(RuntimeError):
         transactions.end_read_only()
     assert db.session.get(Member, member_id).nickname != "changed"
+
+
+def test_a_member_and_their_account_are_locked_in_one_statement(shopper, give):
+    from points import ledger
+    from tests.sql_capture import statements
+
+    _, member_id = shopper
+    give(member_id, 30)
+    with statements() as seen:
+        member, account = ledger.lock_member_account(member_id)
+        assert ledger.lock_account(member_id) is account  # the lock is held: no second statement
+    assert len(seen) == 1 and member.id == member_id and account.available == 30
+    db.session.rollback()
+
+
+def test_a_member_without_an_account_gets_one_and_an_unknown_member_is_404(shopper):
+    from app.errors import NotFound
+    from points import ledger
+    from points.models import PointsAccount
+
+    _, member_id = shopper
+    db.session.execute(db.delete(PointsAccount).where(PointsAccount.member_id == member_id))
+    db.session.commit()
+    member, account = ledger.lock_member_account(member_id)
+    assert member.id == member_id and account.available == 0
+    db.session.commit()
+    with pytest.raises(NotFound):
+        ledger.lock_member_account(member_id + 1000)
+    db.session.rollback()
+
+
+def test_a_repeat_purchase_by_member_id_sends_twelve_statements(client, staff, shopper, buy):
+    """The statements of a repeat purchase, counted so that a new one is a decision: the configuration token
+    (it also answers the operator's check), the member with their account locked, the stored answer, the
+    purchase, its lines, its ledger entry, lot and account, growth (and the purchase count), the growth log
+    row, the "points credited" message and the purchase's answer. (An earn rule with a cap adds its use.)"""
+    from tests.sql_capture import statements
+
+    _, member_id = shopper
+    assert buy(member_id, [("LATTE", 1)]).status_code == 201
+    body = {"member_id": member_id, "items": [{"sku": "LATTE", "qty": 1}, {"sku": "CAKE", "qty": 2}]}
+    paid = client.post("/api/v1/pos/quote", headers=staff, json=body).get_json()["payable"]
+    with statements() as seen:
+        response = client.post("/api/v1/pos/purchases", headers=staff, json={**body, "order_no": "R2", "paid": paid})
+    assert response.status_code == 201, response.get_json()
+    assert len(seen) == 12, "\n".join(seen)
