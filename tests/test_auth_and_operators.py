@@ -304,3 +304,17 @@ def test_a_tokens_signature_is_checked_once_and_its_expiry_every_time(client, lo
     assert len(decodes) <= 1
     at("2026-01-09T00:00:00+00:00")
     assert client.get("/api/v1/me", headers=bearer(token)).get_json()["error"]["code"] == "token_expired"
+
+
+def test_the_limiter_checks_before_routing_only_when_a_limit_applies_to_every_route(app, client):
+    """Without default, application or blueprint limits the before-request check is dropped (it cost every
+    request CPU for nothing); the limits that decorate views still hold (the login throttles above)."""
+    from app.extensions import limiter
+    from server import create_app
+
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    same = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "DEMO_DIR", "REDIS_URL", "WECHAT_API_BASE")}
+    limited = create_app("test", same | {"RATELIMIT_DEFAULT": "2/minute"})
+    assert limiter._check_request_limit in limited.before_request_funcs[None]
+    statuses = [limited.test_client().get("/api/v1/me").status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]
