@@ -96,8 +96,15 @@ async def paced(rate: float, seconds: float, token: str, payloads: list[bytes], 
 
     async def one(due: float, payload: bytes) -> None:
         reader, writer = await free.get()
-        writer.write(head + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload)
-        status = int((await reader.readline()).split()[1])
+        request = head + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+        writer.write(request)
+        line = await reader.readline()
+        if not line:  # gunicorn closed the idle keep-alive connection (after 2 s): reconnect, send again
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", purchases.PORT)
+            writer.write(request)
+            line = await reader.readline()
+        status = int(line.split()[1])
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
             if line.lower().startswith(b"content-length:"):
