@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import bindparam, func, insert, literal, or_, select, update
 
-from app import clock, config_cache, events, fast_writes
+from app import clock, config_cache, events, fast_writes, pipeline
 from app.db_types import UTCDateTime
 from app.errors import Conflict, NotFound
 from app.extensions import db
@@ -323,7 +323,7 @@ _ENTRY_COLUMNS = fast_writes.insert_columns(LedgerEntry.__table__)
 _LOT_COLUMNS = fast_writes.insert_columns(PointsLot.__table__)
 _INSERT_ENTRY = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id)
 _INSERT_ENTRIES = insert(LedgerEntry.__table__).returning(LedgerEntry.__table__.c.id, sort_by_parameter_order=True)
-_INSERT_LOTS = insert(PointsLot.__table__)
+_INSERT_LOTS = pipeline.queued(insert(PointsLot.__table__))  # nothing reads these answers (app.pipeline)
 
 
 def _insert_entries_and_lots(rows: list[tuple[LedgerEntry, PointsLot]]) -> None:
@@ -345,8 +345,8 @@ def _insert_entries_and_lots(rows: list[tuple[LedgerEntry, PointsLot]]) -> None:
 
 _accounts = PointsAccount.__table__
 BALANCES = ("available", "pending", "debt", "updated_at")  # every column but the key: tests/test_fast_writes.py
-_SAVE_ACCOUNT = update(_accounts).where(_accounts.c.member_id == bindparam("account_id")).values(
-    **{name: bindparam(f"new_{name}") for name in BALANCES})
+_SAVE_ACCOUNT = pipeline.queued(update(_accounts).where(_accounts.c.member_id == bindparam("account_id")).values(
+    **{name: bindparam(f"new_{name}") for name in BALANCES}))
 
 
 def _save_accounts(accounts: Iterable[PointsAccount]) -> None:
