@@ -17,13 +17,15 @@ process's connections (their /proc/<pid>/stat, read around each request: ticks o
 block is exact to a tick), the SQL statements and the wall time. The figures are medians over the blocks.
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<scratch db> BENCH_REDIS_URL=redis://127.0.0.1:6379/10 \\
-      .venv/bin/python bench/purchase_cpu.py     # knobs: MEMBERS=3000 BLOCKS=7 PER_BLOCK=60 PROFILE=0
+      .venv/bin/python bench/purchase_cpu.py   # MEMBERS=3000 BLOCKS=7 PER_BLOCK=60 PROFILE=0 COMPARE_PIPELINE=0
 
-`PROFILE=1` adds a cProfile (CPU timer) of 300 repeat purchases (the purchase requests only).
+`PROFILE=1` adds a cProfile (CPU timer) of 300 repeat purchases (the purchase requests only);
+`COMPARE_PIPELINE=1` adds first and repeat purchases with every statement answered at once (app.pipeline off).
 It drops and recreates the schema of BENCH_DATABASE_URL, like bench/purchases.py.
 """
 from __future__ import annotations
 
+import contextlib
 import cProfile
 import io
 import os
@@ -45,6 +47,8 @@ from bench.purchases import setup_data  # noqa: E402  (sets the production envir
 BLOCKS = int(os.environ.get("BLOCKS", "7"))
 PER_BLOCK = int(os.environ.get("PER_BLOCK", "60"))
 PROFILE = os.environ.get("PROFILE", "0") == "1"
+COMPARE_PIPELINE = os.environ.get("COMPARE_PIPELINE", "0") == "1"
+NO_PIPELINE = ", no pipeline"
 TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
 
 
@@ -109,13 +113,14 @@ class Tally:
         walls = sorted(w for b in self.blocks[kind] for w in b["wall"])
         share = f" | {(app + pg) / ceiling:4.2f}x the ceiling" if ceiling else ""
         sql = self.median(kind, "sql")
-        return (f"{kind:30s} app CPU {app:5.2f} ms | PostgreSQL CPU {pg:5.2f} ms | total {app + pg:5.2f} ms"
+        return (f"{kind:34s} app CPU {app:5.2f} ms | PostgreSQL CPU {pg:5.2f} ms | total {app + pg:5.2f} ms"
                 f"{share} | SQL {f'{sql:4.1f}' if sql else 'raw'} | wall p50 {walls[len(walls) // 2]:5.2f} ms")
 
 
 def main() -> None:
     from sqlalchemy import event, text
 
+    from app import pipeline
     from app.extensions import db
     from app.operators.models import Operator
     from bench import ceiling
@@ -123,6 +128,7 @@ def main() -> None:
     from till.models import EarnRule
 
     token, skus = setup_data()
+    pipelined = pipeline.pipelined
     members = int(os.environ["MEMBERS"])
     app = create_app("production")
     headers = {"Authorization": f"Bearer {token}"}
@@ -168,10 +174,15 @@ def main() -> None:
 
     def flow(kind: str, member_ids: list[int]) -> None:
         quotes, buys = tally.block(f"quote before a {kind}"), tally.block(kind)
-        for member_id in member_ids:
-            box: dict = {}
-            tally.run("quote", quote_call(member_id, box), quotes)
-            tally.run(kind, purchase_call(member_id, box), buys)
+        if kind.endswith(NO_PIPELINE):  # the same purchase with every statement answered at once
+            pipeline.pipelined = contextlib.nullcontext
+        try:
+            for member_id in member_ids:
+                box: dict = {}
+                tally.run("quote", quote_call(member_id, box), quotes)
+                tally.run(kind, purchase_call(member_id, box), buys)
+        finally:
+            pipeline.pipelined = pipelined
 
     with app.app_context():
         def count(*args, **kwargs) -> None:
@@ -198,13 +209,15 @@ def main() -> None:
             floor_call()
         tally.blocks.clear()
         kinds = ["first purchase", "repeat purchase", "ceiling", "floor"]
+        if COMPARE_PIPELINE:
+            kinds += [f"first purchase{NO_PIPELINE}", f"repeat purchase{NO_PIPELINE}"]
         for index in range(BLOCKS):
-            for kind in kinds[index % 4:] + kinds[:index % 4]:  # the order rotates from block to block
+            for kind in kinds[index % len(kinds):] + kinds[:index % len(kinds)]:  # the order rotates by block
                 if kind in ("ceiling", "floor"):
                     block = tally.block(kind)
                     for _ in range(PER_BLOCK):
                         tally.run(kind, ceiling_call if kind == "ceiling" else floor_call, block)
-                elif kind == "first purchase":
+                elif kind.startswith("first purchase"):
                     flow(kind, firsts(PER_BLOCK))
                 else:
                     flow(kind, rng.sample(bought, PER_BLOCK))
@@ -216,6 +229,8 @@ def main() -> None:
         for kind in ("first purchase", "repeat purchase"):
             print(tally.line(kind, ceiling_cpu))
             print(tally.line(f"quote before a {kind}", ceiling_cpu))
+            if COMPARE_PIPELINE:
+                print(tally.line(f"{kind}{NO_PIPELINE}", ceiling_cpu))
         db.session.execute(text("SELECT 1"))
         db.session.rollback()
         if PROFILE:
