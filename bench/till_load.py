@@ -94,22 +94,27 @@ async def paced(rate: float, seconds: float, token: str, payloads: list[bytes], 
     head = (f"POST /api/v1/pos/purchases HTTP/1.1\r\nHost: till\r\nAuthorization: Bearer {token}\r\n"
             "Content-Type: application/json\r\n").encode()
 
-    async def one(due: float, payload: bytes) -> None:
-        reader, writer = await free.get()
-        request = head + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+    async def exchange(reader, writer, request: bytes) -> int:
         writer.write(request)
-        line = await reader.readline()
-        if not line:  # gunicorn closed the idle keep-alive connection (after 2 s): reconnect, send again
-            writer.close()
-            reader, writer = await asyncio.open_connection("127.0.0.1", purchases.PORT)
-            writer.write(request)
-            line = await reader.readline()
-        status = int(line.split()[1])
+        status = int((await reader.readline()).split()[1])  # IndexError: closed before answering
         length = 0
         while (line := await reader.readline()) not in (b"\r\n", b""):
             if line.lower().startswith(b"content-length:"):
                 length = int(line.split(b":")[1])
         await reader.readexactly(length)
+        return status
+
+    async def one(due: float, payload: bytes) -> None:
+        reader, writer = await free.get()
+        request = head + f"Content-Length: {len(payload)}\r\n\r\n".encode() + payload
+        try:
+            status = await exchange(reader, writer, request)
+        except (ConnectionError, IndexError, asyncio.IncompleteReadError):
+            # gunicorn closed the idle keep-alive connection (after 2 s): reconnect and send again (a replayed
+            # order number would get the stored answer, so sending twice is safe)
+            writer.close()
+            reader, writer = await asyncio.open_connection("127.0.0.1", purchases.PORT)
+            status = await exchange(reader, writer, request)
         latencies.append((time.perf_counter() - due) * 1000)
         statuses.append(status)
         free.put_nowait((reader, writer))
