@@ -40,8 +40,10 @@ PORT = 8097
 
 ENV = os.environ | {
     "APP_MODE": "production", "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL,
-    "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789", "MEMBER_CODE_SECRET": "bench-member-code-secret",
-    "WECHAT_APPID": "wx-bench", "WECHAT_SECRET": "b", "WECHAT_MCH_ID": "bench", "WECHAT_PAY_API_KEY": "bench-pay",
+    "SECRET_KEY": "bench-secret-key-0123456789abcdef0123456789",
+    "MEMBER_CODE_SECRET": "bench-member-code-secret-0123456789abcdef",
+    "WECHAT_APPID": "wx-bench", "WECHAT_SECRET": "b", "WECHAT_MCH_ID": "bench",
+    "WECHAT_PAY_API_KEY": "bench-pay-key-0123456789abcdefgh",
 }
 os.environ.update(ENV)
 

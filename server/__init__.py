@@ -59,6 +59,20 @@ CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, 
                distribution.cli, demo.cli]
 
 
+def _limit_only_where_limited(app: Flask) -> None:
+    """flask-limiter checks every request in a before_request hook, for default, application and blueprint
+    limits. This app has none: its limits decorate the views that want them (logins, tasks), which check
+    themselves when called. The hook only cost every other request ~0.1 ms of CPU (a till purchase among
+    them, bench/README.md), so it is dropped unless such a limit is configured."""
+    config = app.config
+    if (config.get("RATELIMIT_DEFAULT") or config.get("RATELIMIT_APPLICATION") or config.get("RATELIMIT_META")
+            or limiter.limit_manager._blueprint_limits):
+        return
+    hooks = app.before_request_funcs.get(None, [])
+    if limiter._check_request_limit in hooks:
+        hooks.remove(limiter._check_request_limit)
+
+
 def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     app = Flask("app", instance_relative_config=False)
     config_class = config_for(mode)
@@ -102,6 +116,7 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     for module in API_MODULES:
         for blueprint in module.blueprints:
             api.register_blueprint(blueprint)
+    _limit_only_where_limited(app)
     for module in PAGE_MODULES:
         for blueprint in module.blueprints:
             app.register_blueprint(blueprint)

@@ -2,6 +2,7 @@ import jwt
 import pytest
 
 from app.auth import issue_token
+from app.extensions import db
 from app.operators import service
 from tests.conftest import bearer
 
@@ -234,14 +235,34 @@ def test_a_deleted_members_token_stops_working(client, login):
 
 @pytest.mark.parametrize("kind", ["member", "operator"])
 def test_checking_a_token_against_its_row_is_one_statement(app, login, operator_token, kind):
+    from flask import g
+
     from app.auth import current_identity
     from tests.sql_capture import statements
 
     token = login("alice")[0] if kind == "member" else operator_token("staff", "S1")
+    with app.test_request_context(headers=bearer(token)):
+        current_identity()  # an operator's is checked against the configuration copy: loaded once per process
+        db.session.rollback()
+        g.pop("identity")  # the test's app context (and its g) outlives the request context
     with app.test_request_context(headers=bearer(token)), statements() as sent:
         assert current_identity().kind == kind
         current_identity()  # once per request
-    assert len(sent) == 1, sent
+    assert len(sent) == 1, sent  # the member's row, or the configuration copy's token
+
+
+def test_an_operator_check_costs_no_statement_in_a_transaction_that_read_the_configuration(app, operator_token):
+    """A quote or a purchase reads the configuration copy's token anyway: the operator's check comes with it."""
+    from app import config_cache
+    from app.auth import current_identity
+    from tests.sql_capture import statements
+
+    token = operator_token("staff", "S1")
+    with app.test_request_context(headers=bearer(token)):
+        config_cache.get("operator_sessions")
+        with statements() as sent:
+            assert current_identity().role == "staff"
+    assert sent == []
 
 
 @pytest.mark.parametrize("claims", [
@@ -269,3 +290,31 @@ def test_claims_of_the_wrong_type_are_401(client, app, login, staff, claims):
                                ("GET", "/api/v1/admin/members", None)]:
         response = client.open(path, method=method, headers=bearer(token), json=body)
         assert response.status_code == 401 and response.get_json()["error"]["code"] == "invalid_token", claims
+
+
+def test_a_tokens_signature_is_checked_once_and_its_expiry_every_time(client, login, at, monkeypatch):
+    """Decoded claims are cached per token (a till sends one token all day); expiry still counts per request."""
+    at("2026-01-01T00:00:00+00:00")
+    token, _ = login("alice")
+    decodes = []
+    real = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *args, **kwargs: decodes.append(1) or real(*args, **kwargs))
+    for _ in range(3):
+        assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    assert len(decodes) <= 1
+    at("2026-01-09T00:00:00+00:00")
+    assert client.get("/api/v1/me", headers=bearer(token)).get_json()["error"]["code"] == "token_expired"
+
+
+def test_the_limiter_checks_before_routing_only_when_a_limit_applies_to_every_route(app, client):
+    """Without default, application or blueprint limits the before-request check is dropped (it cost every
+    request CPU for nothing); the limits that decorate views still hold (the login throttles above)."""
+    from app.extensions import limiter
+    from server import create_app
+
+    assert limiter._check_request_limit not in app.before_request_funcs[None]
+    same = {key: app.config[key] for key in ("SQLALCHEMY_DATABASE_URI", "DEMO_DIR", "REDIS_URL", "WECHAT_API_BASE")}
+    limited = create_app("test", same | {"RATELIMIT_DEFAULT": "2/minute"})
+    assert limiter._check_request_limit in limited.before_request_funcs[None]
+    statuses = [limited.test_client().get("/api/v1/me").status_code for _ in range(3)]
+    assert statuses == [401, 401, 429]

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import bindparam, case, func, insert, select, update
 
-from app import clock, events, fast_writes
+from app import clock, events, fast_writes, pipeline
 from app.errors import NotFound
 from app.extensions import db
 from members.models import Member, Tier
@@ -64,7 +64,7 @@ _GROW = (update(_members).where(_members.c.id == bindparam("member_id"))
                  purchase_count=_members.c.purchase_count + bindparam("purchases"))
          .returning(_members.c.growth, _members.c.tier_id, _members.c.purchase_count))
 GROWN = ("growth", "tier_id", "purchase_count")  # what _GROW's RETURNING gives back to the session's copy
-_GROWTH_EVENT = insert(GrowthEvent.__table__)
+_GROWTH_EVENT = pipeline.queued(insert(GrowthEvent.__table__))  # nothing reads its answer
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, insert, select
 
-from app import config_cache
+from app import config_cache, pipeline
 from app.audit import service as audit
 from app.errors import NotFound, ValidationError
 from app.extensions import db
@@ -250,7 +250,7 @@ def compute(member: Member, lines: list[dict], paid: int, day: date, policy: Poi
     return {"points": total, "applied_rules": applied, "rule_points": rule_points}
 
 
-_INSERT_USES = insert(EarnRuleUse.__table__)
+_INSERT_USES = pipeline.queued(insert(EarnRuleUse.__table__))  # nothing reads its answer
 
 
 def record_uses(purchase_id: int, member_id: int, day: date, rule_points: dict[int, int]) -> None:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import func, or_, select
 
-from app import clock
+from app import clock, transactions
 from app.errors import ValidationError
 from app.extensions import db
 from catalog import service as products
@@ -129,5 +129,5 @@ def build(member: Member, items: list[dict], coupon_ids: list[int] | None, point
 def quote(body: dict) -> dict:
     member = resolve_member(body)
     result = build(member, body["items"], body.get("coupon_ids"), body.get("points_to_use"))
-    db.session.rollback()  # a quote writes nothing (get_policy may have created the default row in the session)
+    transactions.end_read_only()  # a quote writes nothing (but the policy's default row, created on first use)
     return result

@@ -16,7 +16,7 @@ from fractions import Fraction
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import clock, events
+from app import clock, events, pipeline
 from app.audit import service as audit
 from app.errors import ApiError, Conflict, Forbidden, NotFound, ValidationError
 from app.extensions import db
@@ -46,9 +46,9 @@ _purchases = Purchase.__table__
 _STORED_ANSWER = select(_purchases.c.request_hash, _purchases.c.response).where(
     _purchases.c.store_id == bindparam("store_id"), _purchases.c.order_no == bindparam("order_no"))
 _INSERT_PURCHASE = insert(_purchases).returning(_purchases.c.id)
-_INSERT_LINES = insert(PurchaseLine.__table__)
-_FINISH_PURCHASE = update(_purchases).where(_purchases.c.id == bindparam("purchase_id")).values(
-    spend_entry_id=bindparam("spend_id"), earn_entry_id=bindparam("earn_id"), response=bindparam("answer"))
+_INSERT_LINES = pipeline.queued(insert(PurchaseLine.__table__))  # nothing reads these answers
+_FINISH_PURCHASE = pipeline.queued(update(_purchases).where(_purchases.c.id == bindparam("purchase_id")).values(
+    spend_entry_id=bindparam("spend_id"), earn_entry_id=bindparam("earn_id"), response=bindparam("answer")))
 
 
 def _stored_answer(store_id: int, order_no: str):
@@ -84,15 +84,20 @@ def record(store_id: int, operator_id: int | None, body: dict, operator_role: st
     check_presence(body, operator_role)
     digest = request_hash(body)
     order_no = body["order_no"]
+    account = None
     try:
-        member = pricing.resolve_member(body)
+        if body.get("member_code") is None:  # held: the ledger calls below update this same account object
+            member, account = ledger.lock_member_account(body["member_id"])
+        else:
+            member = pricing.resolve_member(body)
     except ApiError:  # a retry whose code was burnt by the first attempt, or has expired since: same answer
         existing = _stored_answer(store_id, order_no)
         if existing is None:
             raise
         return _replay(existing, digest, "order_no")
     try:
-        account = ledger.lock_account(member.id)  # held: the ledger calls below update this same object
+        if account is None:
+            account = ledger.lock_account(member.id)
         existing = _stored_answer(store_id, order_no)  # a twin that held the lock before us has committed
         if existing is not None:
             result = _replay(existing, digest, "order_no")
@@ -103,12 +108,13 @@ def record(store_id: int, operator_id: int | None, body: dict, operator_role: st
         if body["paid"] != quote["payable"]:
             raise ValidationError("paid", f"The prices make {quote['payable']} fen payable, not {body['paid']}.",
                                   code="paid_mismatch")
-        answer = _write_purchase(store_id, operator_id, member, account, order_no, digest, quote,
-                                 body.get("member_code"))
-        if body.get("override_reason") is not None:
-            audit.record("purchase.override", "purchase", answer["purchase_id"], None, {
-                "order_no": order_no, "member_id": member.id, "points_spent": answer["points_spent"],
-                "coupon_ids": quote["coupon_ids"], "reason": body["override_reason"]})
+        with pipeline.pipelined():  # the writes nobody reads an answer of travel with the next that is read
+            answer = _write_purchase(store_id, operator_id, member, account, order_no, digest, quote,
+                                     body.get("member_code"))
+            if body.get("override_reason") is not None:
+                audit.record("purchase.override", "purchase", answer["purchase_id"], None, {
+                    "order_no": order_no, "member_id": member.id, "points_spent": answer["points_spent"],
+                    "coupon_ids": quote["coupon_ids"], "reason": body["override_reason"]})
         db.session.commit()
         return answer
     except IntegrityError:

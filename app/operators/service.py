@@ -10,9 +10,10 @@ import re
 from functools import cache
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import config_cache
 from app.audit import service as audit
 from app.auth import ALL_ROLES, STORE_ROLES, check_sessions_with, issue_token, revoked
 from app.errors import Conflict, NotFound, Unauthorized, ValidationError
@@ -33,16 +34,26 @@ def _dummy_hash(method: str) -> str:
     method, the method new passwords are hashed with."""
     return generate_password_hash("not-a-real-password", method=method)
 
-_SESSION = select(Operator.active, Operator.role, Operator.store_id).where(Operator.id == bindparam("operator_id"))
+def _load_sessions() -> dict[int, tuple[bool, str, int | None]]:
+    """Every operator's (active, role, store_id): what a token is checked against. Operators are few and rarely
+    change, and every till request checks one: kept in the per-process configuration copy (app.config_cache),
+    whose token every ORM write of an operator changes, so a disabled, moved or deleted operator's token stops
+    working with the first request after the change is committed, in every process, as with a row read."""
+    return {row.id: (row.active, row.role, row.store_id)
+            for row in db.session.execute(select(Operator.id, Operator.active, Operator.role, Operator.store_id))}
+
+
+_sessions_copy = config_cache.register("operator_sessions", _load_sessions, (Operator,))
 
 
 def _check_session(operator_id: int, claims: dict) -> None:
     """An operator token works while its operator exists, is active, and has the role and store it was issued for
-    (a token must not keep a role or a store the operator has lost)."""
-    row = db.session.execute(_SESSION, {"operator_id": operator_id}).first()
-    if row is None or not row.active:
+    (a token must not keep a role or a store the operator has lost). No statement of its own in a transaction
+    that reads the configuration copy anyway (a quote, a purchase); the copy's token otherwise."""
+    row = _sessions_copy().get(operator_id)
+    if row is None or not row[0]:
         raise revoked("This operator account is disabled or gone.")
-    if row.role != claims.get("role") or row.store_id != claims.get("store"):
+    if row[1] != claims.get("role") or row[2] != claims.get("store"):
         raise revoked("This operator's role or store changed; log in again.")
 
 
