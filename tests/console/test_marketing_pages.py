@@ -346,3 +346,13 @@ def test_the_audit_log_filters(client, shopper):
     assert "没有符合条件的记录" in none
     assert client.get("/console/marketing/audit?since=notaday").status_code == 422
     assert client.get("/console/marketing/audit?actor_id=-1").status_code == 422
+
+
+def test_the_demo_leaves_tags_and_an_adjustment_to_click_through(client, history):
+    sign_in(client, "marketing")
+    assert 'data-tag="社群活跃"' in _text(client.get("/console/marketing/tags"))
+    audit_page = _text(client.get("/console/marketing/audit?action=points.adjust"))
+    assert "门店客诉补偿" in audit_page
+    entries, audits = count(LedgerEntry), count(AuditLog)
+    demo.seed()  # a second run changes nothing
+    assert (count(LedgerEntry), count(AuditLog)) == (entries, audits)
