@@ -132,3 +132,16 @@ def test_a_staff_session_gets_403_on_every_marketing_page(program, page):
         assert response.status == 403, path
         assert "没有权限" in page.inner_text("body")
     assert "数据看板" not in page.inner_text("nav")
+
+
+def test_the_job_runs_page_shows_a_new_failure_without_a_reload(program, page):
+    from app.job_runs import service as job_runs
+
+    sign_in(page, "marketing")
+    page.goto("/console/marketing/jobs")
+    page.wait_for_selector("#job-runs-table")
+    release_database()
+    run = job_runs.start("rollup_reports", "2026-03-04", None)
+    job_runs.finish(run, {"scanned": 0, "changed": 0, "skipped": 0, "failed": 1}, error="boom: disk full")
+    row = page.wait_for_selector(f"#job-runs-table tr[data-run-id='{run}'][data-state=failed]")  # the 5 s refresh
+    assert "boom: disk full" in row.inner_text()

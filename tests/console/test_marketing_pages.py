@@ -12,7 +12,7 @@ import demo
 from app.audit.models import AuditLog
 from app.extensions import db
 from app.job_runs import service as job_runs
-from marketing import segments
+from marketing import segments, tags
 from marketing.models import Audience
 from members.models import Member, MemberTag
 from points.models import LedgerEntry
@@ -356,3 +356,13 @@ def test_the_demo_leaves_tags_and_an_adjustment_to_click_through(client, history
     entries, audits = count(LedgerEntry), count(AuditLog)
     demo.seed()  # a second run changes nothing
     assert (count(LedgerEntry), count(AuditLog)) == (entries, audits)
+
+
+def test_a_bulk_csv_above_the_usual_1_mib_body_is_taken_up_to_the_bulk_limit(client, shopper):
+    member_id, _ = shopper
+    sign_in(client, "marketing")
+    rows = f"{member_id},,{'x' * 20}\n" * 60_000
+    content = ("member_id,phone,note\n" + rows).encode()
+    assert 1024 * 1024 < len(content) < tags.BULK_MAX_BYTES  # the CSRF check reads the form first: it must know
+    page = _text(_bulk(client, "大名单", content))
+    assert 'id="bulk-rows">60000<' in page and 'id="bulk-members">1<' in page
