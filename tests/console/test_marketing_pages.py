@@ -52,7 +52,7 @@ def _text(response) -> str:
 
 def test_staff_and_managers_get_403_on_every_marketing_page(client, shopper):
     ids = _ids(shopper)
-    entries, audits, tags = count(LedgerEntry), count(AuditLog), count(MemberTag)
+    entries, audits, tag_rows = count(LedgerEntry), count(AuditLog), count(MemberTag)
     for username in ("staff1", "manager1"):
         sign_in(client, username)
         for path in PAGES:
@@ -62,7 +62,7 @@ def test_staff_and_managers_get_403_on_every_marketing_page(client, shopper):
         for path in POSTS:
             response = post(client, path.format(**ids), {"delta": "5", "reason": "x", "tag": "vip-list"})
             assert response.status_code == 403, path
-    assert (count(LedgerEntry), count(AuditLog), count(MemberTag)) == (entries, audits, tags)
+    assert (count(LedgerEntry), count(AuditLog), count(MemberTag)) == (entries, audits, tag_rows)
 
 
 def test_marketing_and_admin_open_every_page(client, shopper):
