@@ -22,6 +22,7 @@ import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -73,6 +74,20 @@ def measure(label: str, calls) -> tuple[float, float]:
     figures = statistics.median(own), statistics.median(server)
     print(f"{label:<58} process {figures[0]:>8.1f} ms   PostgreSQL {figures[1]:>8.1f} ms")
     return figures
+
+
+def raw_export() -> SimpleNamespace:
+    """The least an export of the silver members can cost: their rows in one statement, written as the CSV."""
+    from app import csv_export
+    from marketing.members import EXPORT_COLUMNS
+
+    rows = db.session.execute(text(
+        "SELECT m.id, m.nickname, m.phone, t.code, m.growth, coalesce(a.available - a.debt, 0), m.vip_until,"
+        " m.source_channel, m.created_at FROM members m JOIN tiers t ON t.id = m.tier_id"
+        " LEFT JOIN points_accounts a ON a.member_id = m.id WHERE t.code = 'silver' ORDER BY m.id DESC")).all()
+    db.session.commit()
+    csv_export.render(EXPORT_COLUMNS, rows)
+    return SimpleNamespace(status_code=200)
 
 
 def main() -> None:
@@ -132,6 +147,7 @@ def main() -> None:
                 [lambda: api.get("/api/v1/admin/members?tier=silver", headers=headers)])
         measure("GET /console/marketing/members?tier=silver",
                 [lambda: console.get("/console/marketing/members?tier=silver")])
+        measure("floor: one SQL SELECT of the same rows + csv_export.render", [raw_export])
         measure("GET /api/v1/admin/members/export?tier=silver (CSV)",
                 [lambda: api.get("/api/v1/admin/members/export?tier=silver", headers=headers)])
         measure("GET /console/marketing/members.csv?tier=silver",

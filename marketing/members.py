@@ -142,18 +142,19 @@ def export_csv(filters: dict) -> str:
                               code="too_many_rows")
     audit.record("member.export", "member", None, None, {"filters": filters, "rows": total})
     db.session.commit()
+    columns = select(Member.id, Member.nickname, Member.phone, Tier.code, Member.growth,
+                     func.coalesce(PointsAccount.available - PointsAccount.debt, 0), Member.vip_until,
+                     Member.source_channel, Member.created_at) \
+        .outerjoin(Tier, Tier.id == Member.tier_id).outerjoin(PointsAccount, PointsAccount.member_id == Member.id) \
+        .where(*where).order_by(Member.id.desc()).limit(1000)
     rows: list[list] = []
     before_id = None
-    while True:  # keyset batches of 1,000, newest first
-        batch = select(Member).where(*where).order_by(Member.id.desc()).limit(1000)
-        found = list(db.session.scalars(batch if before_id is None else batch.where(Member.id < before_id)))
+    while True:  # keyset batches of 1,000, newest first; columns, not ORM rows (a sixth of the CPU, bench/)
+        found = db.session.execute(columns if before_id is None else columns.where(Member.id < before_id)).all()
         if not found:
             break
-        before_id = found[-1].id
-        for row in _rows(found):
-            rows.append([row["id"], row["nickname"], row["phone"], row["tier"].code if row["tier"] else None,
-                         row["growth"], row["points_balance"], row["vip"]["until"], row["source_channel"],
-                         row["created_at"]])
+        before_id = found[-1][0]
+        rows.extend([row[0], row[1], members_service.mask_phone(row[2]), *row[3:]] for row in found)
     return csv_export.render(EXPORT_COLUMNS, rows)
 
 

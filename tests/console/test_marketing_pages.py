@@ -2,6 +2,7 @@
 rules (roles, CSRF, reasons, bad input changes nothing) and their CSV downloads."""
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -15,7 +16,7 @@ from app.job_runs import service as job_runs
 from marketing import segments, tags
 from marketing.models import Audience
 from members.models import Member, MemberTag
-from points.models import LedgerEntry
+from points.models import LedgerEntry, PointsAccount
 from tests.console.helpers import count, post, sign_in
 
 PAGES = ["/console/marketing", "/console/marketing/dashboard", "/console/marketing/members",
@@ -132,6 +133,10 @@ def test_the_member_csv_opens_in_excel_and_carries_no_formula(client, shopper):
     text = body.decode("utf-8-sig")
     assert "'=HYPERLINK" in text and "\n=" not in text and ",=" not in text
     assert text.splitlines()[0].startswith("id,nickname,phone,tier")
+    row = next(csv.reader(io.StringIO(text.splitlines()[1])))
+    balance = db.session.get(PointsAccount, member_id)
+    assert row[0] == str(member_id) and row[3] == member.tier.code
+    assert row[5] == str(balance.available - balance.debt)
     row = db.session.scalars(select(AuditLog).where(AuditLog.action == "member.export")).one()
     assert row.actor_name == "marketing" and row.after["rows"] == 1
 
@@ -242,8 +247,8 @@ def _bulk(client, tag: str, content: bytes, action: str = "add"):
 def test_bulk_tagging_applies_the_good_rows_and_reports_the_others(client, shopper):
     member_id, _ = shopper
     sign_in(client, "marketing")
-    csv = f"\ufeffmember_id,phone\n{member_id},\nabc,\n99999,\n,13800000000\n,not-a-phone\n".encode()
-    response = _bulk(client, "双十一", csv)
+    upload = f"\ufeffmember_id,phone\n{member_id},\nabc,\n99999,\n,13800000000\n,not-a-phone\n".encode()
+    response = _bulk(client, "双十一", upload)
     page = _text(response)
     assert response.status_code == 200
     assert 'id="bulk-members">1<' in page and 'id="bulk-changed">1<' in page and 'id="bulk-errors">4<' in page
