@@ -371,3 +371,12 @@ def test_a_bulk_csv_above_the_usual_1_mib_body_is_taken_up_to_the_bulk_limit(cli
     assert 1024 * 1024 < len(content) < tags.BULK_MAX_BYTES  # the CSRF check reads the form first: it must know
     page = _text(_bulk(client, "大名单", content))
     assert 'id="bulk-rows">60000<' in page and 'id="bulk-members">1<' in page
+
+
+def test_times_are_shown_in_the_business_time_zone(client, program, at):
+    at("2026-03-06T01:00:00+08:00")  # 5 March in UTC, 6 March in Shanghai
+    member_id = client.post("/api/v1/auth/wechat-login", json={"code": "test-early"}).get_json()["member"]["id"]
+    sign_in(client, "marketing")
+    row = re.search(rf'<tr data-member-id="{member_id}">.*?</tr>', _text(client.get("/console/marketing/members")),
+                    re.S).group(0)
+    assert "2026-03-06" in row and "2026-03-05" not in row
