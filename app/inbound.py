@@ -131,6 +131,7 @@ def body_limit(max_bytes: int) -> Callable[[Callable], Callable]:
             request.max_content_length = max_bytes
             return func(*args, **kwargs)
 
+        wrapper.body_limit = max_bytes  # type: ignore[attr-defined]  # for a before_request that reads the body
         return wrapper
 
     return decorate

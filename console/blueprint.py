@@ -3,10 +3,13 @@ filter, the operator and role names in every template, the CSRF and throttle pag
 Pages live in their own modules (console/pages.py lists them) and attach their routes to `blp`."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, g, render_template, request
 from flask_wtf.csrf import CSRFError
 from marshmallow import ValidationError as SchemaError
 
+from app import clock
 from app.errors import ApiError
 from console import session
 from console.messages import message_for
@@ -24,6 +27,13 @@ ROLE_NAMES = {"staff": "店员", "manager": "店长", "marketing": "市场", "ad
 def yuan(fen: int | None) -> str:
     """Fen as the till shows money: ¥12.30."""
     return "-" if fen is None else f"¥{fen / 100:,.2f}"
+
+
+@blp.app_template_filter("local")
+def local(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored (UTC) moment as the brand reads it: in the business time zone, so 23:30 in Shanghai is that
+    day, not the day before."""
+    return "" if moment is None else clock.as_utc(moment).astimezone(clock.business_tz()).strftime(pattern)
 
 
 @blp.context_processor

@@ -42,6 +42,9 @@ def load() -> None:
     for name in ("csrf_token", "session_expired"):  # per request: an app context can outlive one (tests)
         g.pop(name, None)
     if request.method == "POST":
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "body_limit", None):  # an upload page (app.inbound.body_limit): CSRF reads the form first
+            request.max_content_length = view.body_limit
         csrf.protect()
     g.operator = None
     operator_id = session.get(OPERATOR_KEY)

@@ -70,12 +70,6 @@ def password():
     return render_template("console/password.html", done=True)
 
 
-@blp.get("/marketing")
-@session.requires("marketing", "admin")
-def marketing():
-    return render_template("console/marketing.html")
-
-
 # --- the till -------------------------------------------------------------------------------------------
 
 def _store_id() -> int:

@@ -5,10 +5,10 @@ Every seed is idempotent: it looks things up by code before creating them.
 """
 from __future__ import annotations
 
-from demo import coupons, distribution, issues, mall, members, operators, points, reports, shoppers, tasks, vip
+from demo import coupons, distribution, issues, mall, members, operators, people, points, reports, shoppers, tasks, vip
 
-PARTS = [operators, coupons, members, vip, points, mall, tasks, shoppers, distribution, reports, issues]
-HISTORY = {shoppers, distribution}  # months of shoppers' activity: slow, and not every test wants it
+PARTS = [operators, coupons, members, vip, points, mall, tasks, shoppers, people, distribution, reports, issues]
+HISTORY = {shoppers, people, distribution}  # months of shoppers' activity: slow, and not every test wants it
 
 
 def seed(with_history: bool = True) -> list[str]:

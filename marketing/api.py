@@ -5,13 +5,20 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
+from app import csv_export
 from app.auth import ADMIN_ROLES, admin_required, current_identity
 from app.inbound import body_limit
 from app.openapi import Blueprint as UploadBlueprint
 from app.pagination import ListArgs, page_schema
 from coupons.schemas import IssueIn, IssueOut
 from marketing import audiences, issues, members, tags
-from marketing.member_schemas import AdminMemberDetail, AdminMemberPage, AdminMemberQuery, RevokedSessionsOut
+from marketing.member_schemas import (
+    AdminMemberDetail,
+    AdminMemberExportQuery,
+    AdminMemberPage,
+    AdminMemberQuery,
+    RevokedSessionsOut,
+)
 from marketing.schemas import (
     AudienceFilter,
     AudienceIn,
@@ -46,6 +53,18 @@ class AdminMembers(MethodView):
         """Search members; every filter given must match. Newest first."""
         limit, cursor = args.pop("limit"), args.pop("cursor")
         return members.search(args, limit, cursor)
+
+
+@members_blp.route("/export")
+class AdminMembersExport(MethodView):
+    @admin_required
+    @members_blp.arguments(AdminMemberExportQuery, location="query", unknown=RAISE)
+    @members_blp.doc(responses={200: {"description": "the CSV file",
+                                      "content": {"text/csv": {"schema": {"type": "string"}}}}})
+    def get(self, args):
+        """Every member the search's filters match, as a CSV for Excel (UTF-8 BOM, no formulas; phones masked;
+        at most 50,000 rows, else 422 `too_many_rows`). Audited (`member.export`)."""
+        return csv_export.response(members.export_csv(args), "members")
 
 
 @members_blp.route("/<int:member_id>")

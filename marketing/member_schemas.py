@@ -27,6 +27,20 @@ class AdminMemberQuery(ListArgs):
     vip = fields.Boolean(metadata={"description": "true: VIP now; false: not VIP now"})
     joined_from = fields.Date(metadata={"description": "business day, inclusive"})
     joined_to = fields.Date(metadata={"description": "business day, inclusive"})
+    invited_by = Id(strict=False, metadata={"description": "members this member invited (their referrals)"})
+    lifecycle = fields.String(validate=validate.Length(min=1, max=16),
+                              metadata={"description": "lifecycle stage of the last lifecycle run"})
+    rfm_segment = fields.String(validate=validate.Length(min=1, max=32),
+                                metadata={"description": "RFM segment of the last scoring run"})
+    r_score = fields.Integer(validate=validate.Range(min=1, max=5), metadata={"description": "RFM recency score"})
+    f_score = fields.Integer(validate=validate.Range(min=1, max=5), metadata={"description": "RFM frequency score"})
+
+
+class AdminMemberExportQuery(AdminMemberQuery):
+    """The search's filters; the whole list is the file, so there is no page."""
+
+    class Meta:
+        exclude = ("limit", "cursor")
 
 
 class AdminMemberRow(Schema):

@@ -281,7 +281,16 @@ def rfm_report(segment: str | None = None, limit: int = 20) -> dict:
             .order_by(MemberRfm.monetary.desc(), MemberRfm.member_id).limit(limit)))
     return {"computed_on": run.day if run else None, "computed_at": run.computed_at if run else None,
             "members_with_purchases": total,
-            "segments": distribution, "members": members}
+            "segments": distribution, "grid": rfm_grid(), "members": members}
+
+
+def rfm_grid() -> list[dict]:
+    """The recency x frequency grid of the last scoring run: all 25 cells (an empty one is 0), each with its
+    segment (`segment_for`), so a console can draw the classic RFM map and open the members of a cell."""
+    counts = {(int(r), int(f)): int(n) for r, f, n in db.session.execute(
+        select(MemberRfm.r_score, MemberRfm.f_score, func.count()).group_by(MemberRfm.r_score, MemberRfm.f_score))}
+    return [{"r": r, "f": f, "segment": segment_for(r, f), "members": counts.get((r, f), 0)}
+            for r in range(5, 0, -1) for f in range(1, 6)]
 
 
 def super_users_report(limit: int = 20) -> dict:

@@ -7,7 +7,7 @@ import uuid
 from sqlalchemy.exc import IntegrityError
 
 from app.audit import service as audit
-from app.errors import Conflict
+from app.errors import Conflict, ValidationError
 from app.extensions import db
 from members import service as members_service
 from points import ledger as ledger
@@ -26,7 +26,11 @@ def _same(entry: LedgerEntry, delta: int, reason: str) -> LedgerEntry:
 
 
 def adjust(member_id: int, delta: int, reason: str, idempotency_key: str | None) -> dict:
-    """Add (delta > 0) or take (delta < 0) points; taking more than the member has is 409 insufficient_points."""
+    """Add (delta > 0) or take (delta < 0) points; taking more than the member has is 409 insufficient_points.
+    The reason is what the ledger and the audit log show later: blank (spaces only) is no reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError("reason", "Say why the points change.", code="reason_required")
     members_service.get_member(member_id)
     key = f"admin-adjust:{member_id}:{idempotency_key or uuid.uuid4().hex}"
     try:

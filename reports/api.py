@@ -92,8 +92,7 @@ class SuperUsers(MethodView):
         """The top 20% by 12-month spend and their share of revenue."""
         report = segments.super_users_report(args["limit"])
         if args["format"] == "csv":
-            text = summary.rows_csv(["member_id", "spend_12m", "frequency", "segment"], report["top"])
-            return csv_export.response(text, "super-users")
+            return csv_export.response(summary.super_users_csv(report), "super-users")
         return report
 
 
@@ -107,8 +106,7 @@ class Koc(MethodView):
         """KOC candidates: members ranked by invitees converted to a first purchase, then task posts, invites."""
         report = segments.koc_report(args["limit"])
         if args["format"] == "csv":
-            columns = ["rank", "member_id", "nickname", "invites", "converted", "conversion_rate", "posts"]
-            return csv_export.response(summary.rows_csv(columns, report["items"]), "koc")
+            return csv_export.response(summary.koc_csv(report), "koc")
         return report
 
 

@@ -139,11 +139,19 @@ class RfmMember(Schema):
     super_user = fields.Boolean()
 
 
+class RfmCell(Schema):
+    r = fields.Integer(metadata={"description": "recency score 1-5 (5: bought most recently)"})
+    f = fields.Integer(metadata={"description": "frequency score 1-5"})
+    segment = fields.String()
+    members = fields.Integer()
+
+
 class RfmOut(Schema):
     computed_on = fields.Date(allow_none=True)
     computed_at = fields.DateTime(allow_none=True, metadata={"description": "when the segments job computed these"})
     members_with_purchases = fields.Integer()
     segments = fields.List(fields.Nested(SegmentCell))
+    grid = fields.List(fields.Nested(RfmCell), metadata={"description": "25 cells, R 5..1 by F 1..5"})
     members = fields.List(fields.Nested(RfmMember))
 
 

@@ -214,3 +214,15 @@ def rows_csv(columns: list[str], rows: list) -> str:
     """Rows given as dicts or objects (ORM rows), one column per name."""
     return csv_export.render(columns, ([row.get(c) if isinstance(row, dict) else getattr(row, c) for c in columns]
                                        for row in rows))
+
+
+def super_users_csv(report: dict) -> str:
+    """The super-user list as the API and the console download it."""
+    return rows_csv(["member_id", "spend_12m", "frequency", "segment"], report["top"])
+
+
+def koc_csv(report: dict) -> str:
+    """The KOC ranking as the API and the console download it (nicknames are shoppers' text: csv_export
+    keeps a `=...` nickname from running as a formula)."""
+    return rows_csv(["rank", "member_id", "nickname", "invites", "converted", "conversion_rate", "posts"],
+                    report["items"])

@@ -4,70 +4,18 @@ only where no chromium is installed."""
 from __future__ import annotations
 
 import os
-import shutil
-import threading
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.extensions import db
 from app.operators import service as operators
 from app.operators.models import Operator
+from tests.console.browser import CHROMIUM, release_database, sign_in
 from till.models import Purchase
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-TABLET = {"width": 1024, "height": 768}
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(CHROMIUM is None, reason="no chromium on PATH: apt-get install chromium")]
-
-
-@pytest.fixture(scope="module")
-def server(app):
-    """The app on a loopback port in a thread of this process (the same database and frozen clock)."""
-    http = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=http.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{http.server_port}"
-    http.shutdown()
-    thread.join()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright  # only these tests need it
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield chromium
-        chromium.close()
-
-
-def _release_database() -> None:
-    """End the test thread's transaction (the fixtures' seeding may leave one open): on SQLite it would hold
-    the lock the server thread needs."""
-    db.session.commit()
-    db.session.remove()
-
-
-@pytest.fixture
-def page(browser, server):
-    _release_database()
-    context = browser.new_context(viewport=TABLET, base_url=server, locale="zh-CN")
-    context.set_default_timeout(15_000)
-    yield context.new_page()
-    context.close()
-
-
-def sign_in(page, username: str, password: str = "demo1234") -> None:
-    page.goto("/console/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
 
 
 def build_basket(page, code: str) -> None:
@@ -130,7 +78,7 @@ def test_a_double_click_on_confirm_records_one_purchase(shopper, page):
 
 
 def test_the_till_fits_a_phone_width_handheld(browser, server, shopper):
-    _release_database()
+    release_database()
     context = browser.new_context(viewport={"width": 360, "height": 740}, base_url=server)
     phone = context.new_page()
     sign_in(phone, "staff1")
@@ -159,7 +107,7 @@ def test_a_deactivated_clerks_session_stops_working(program, page):
     sign_in(page, "staff1")
     assert page.url.endswith("/console/till")
     operators.update_operator(Operator.query.filter_by(username="staff1").one().id, {"active": False})
-    _release_database()
+    release_database()
     page.goto("/console/till")
     assert "/console/login" in page.url
 

@@ -44,7 +44,7 @@ def test_pages_need_a_session_and_the_right_role(client, program):
     assert client.get("/console/marketing").status_code == 403
     sign_in(client, "marketing")
     assert client.get("/console/till").status_code == 403
-    assert client.get("/console/marketing").status_code == 200
+    assert client.get("/console/marketing/dashboard").status_code == 200
     assert client.get("/console/admin/stores").status_code == 403
 
 

@@ -9,7 +9,7 @@ from app import clock
 from app.extensions import db
 from marketing import segments
 from marketing.models import MemberLifecycle, MemberRfm
-from members.models import MemberTag
+from members.models import Member, MemberTag
 
 
 def _stages() -> dict[int, str]:
@@ -147,6 +147,29 @@ def test_rfm_quintiles_segments_and_super_users(client, marketing, history, at):
     assert cells["champions"]["members"] == 2 and cells["hibernating"]["members"] == 4  # members 1-4: R and F 1-2
     assert sum(c["members"] for c in cells.values()) == 10
     assert [m["member_id"] for m in rfm.get_json()["members"]] == [members[10], members[9]]
+    grid = {(c["r"], c["f"]): c for c in rfm.get_json()["grid"]}
+    assert len(grid) == 25 and sum(c["members"] for c in grid.values()) == 10
+    assert all(grid[(score, score)]["members"] == 2 for score in range(1, 6))  # R and F agree for every member
+    assert grid[(5, 5)]["segment"] == "champions" and grid[(1, 5)]["segment"] == "cant_lose"
+
+    def search(query: str) -> list[int]:
+        response = client.get(f"/api/v1/admin/members?{query}&limit=100", headers=marketing)
+        assert response.status_code == 200, response.get_json()
+        return sorted(m["id"] for m in response.get_json()["items"])
+
+    assert search("rfm_segment=champions") == sorted([members[9], members[10]])
+    assert search("r_score=5&f_score=5") == sorted([members[9], members[10]])
+    assert search("r_score=1") == sorted([members[1], members[2]])
+    segments.recompute_lifecycle()
+    assert search("lifecycle=active") == sorted(members.values())
+    assert search("lifecycle=lapsed") == []
+    db.session.get(Member, members[2]).invited_by_id = members[1]
+    db.session.commit()
+    assert search(f"invited_by={members[1]}") == [members[2]]
+    for bad, code in (("lifecycle=sleepy", "unknown_stage"), ("rfm_segment=vips", "unknown_segment"),
+                      ("r_score=6", "validation_error"), ("invited_by=0", "validation_error")):
+        refused = client.get(f"/api/v1/admin/members?{bad}", headers=marketing)
+        assert refused.status_code == 422 and refused.get_json()["error"]["code"] == code, bad
     unknown = client.get("/api/v1/admin/reports/rfm?segment=vips", headers=marketing)
     assert unknown.status_code == 422 and unknown.get_json()["error"]["code"] == "unknown_segment"
     csv_body = client.get("/api/v1/admin/reports/rfm?format=csv", headers=marketing).get_data().decode("utf-8-sig")
