@@ -12,12 +12,12 @@ from catalog.models import Product
 from coupons.models import Coupon, CouponTemplate
 from marketing import tags
 from members.models import Tier
-from tests.console import test_browser as setup
+from tests.console import test_browser
+from tests.console.browser import TABLET, release_database, sign_in
 from tests.coupons.helpers import members
 
-pytestmark = setup.pytestmark
-server, browser, page = setup.server, setup.browser, setup.page  # the browser set-up's fixtures, shared
-sign_in, build_basket, release_database = setup.sign_in, setup.build_basket, setup._release_database
+pytestmark = test_browser.pytestmark
+build_basket = test_browser.build_basket
 
 
 def _read(query):
@@ -46,7 +46,7 @@ def test_a_new_member_price_and_multiplier_reach_the_tills_next_quote(shopper, p
     assert page.inner_text(latte) == "¥32.00"  # 普通会员 has no member price yet
     earned_before = int(page.inner_text("#quote-earn"))
 
-    marketing = browser.new_context(viewport=setup.TABLET, base_url=server, locale="zh-CN").new_page()
+    marketing = browser.new_context(viewport=TABLET, base_url=server, locale="zh-CN").new_page()
     sign_in(marketing, "marketing")
     marketing.click("text=方案")
     marketing.click("#tiers tr[data-code='normal'] a")
