@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-QUEUE_NAMES = ["notify", "grants", "expiry", "default"]  # a worker serves them in this priority order
+QUEUE_NAMES = ["notify", "webhooks", "grants", "expiry", "default"]  # a worker serves them in this priority order
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ JOBS: dict[str, JobSpec] = {
     "rollup_daily": JobSpec("reports.jobs.rollup_daily", "default", arg="day"),
     "recompute_lifecycle": JobSpec("reports.jobs.recompute_lifecycle", "default", arg="day"),
     "compute_rfm": JobSpec("reports.jobs.compute_rfm", "default", arg="day"),
+    "sweep_webhooks": JobSpec("webhooks.jobs.sweep", "webhooks", period="hour"),
 }
 
 
@@ -52,6 +53,7 @@ JOBS: dict[str, JobSpec] = {
 ON_DEMAND: dict[str, JobSpec] = {
     "deliver_notifications": JobSpec("notifications.jobs.drain", "notify"),
     "issue_coupons": JobSpec("marketing.jobs.issue_coupons", "grants"),
+    "deliver_webhooks": JobSpec("webhooks.jobs.drain", "webhooks"),
 }
 
 
@@ -104,4 +106,5 @@ PERIODIC: list[tuple[str, str]] = [
     ("remind_expiring_points", utc_cron(0, 10)),  # 10:00: a humane hour for a WeChat message
     ("remind_expiring_coupons", utc_cron(5, 10)),  # 10:05
     ("deliver_pending_notifications", utc_cron(40)),  # hourly sweep of notifications not yet sent
+    ("sweep_webhooks", utc_cron(50)),  # hourly: webhook deliveries due that no drain was asked for
 ]
