@@ -62,10 +62,10 @@ def secret_of(salt: str) -> str:
     return secrets.derive(PURPOSE, salt, PREFIX)
 
 
-def signature_header(salts: list[str], body: bytes, timestamp: int) -> str:
+def signature_header(signing_secrets: list[str], body: bytes, timestamp: int) -> str:
     signed = f"{timestamp}.".encode() + body
     return ",".join([f"t={timestamp}"] + [
-        "v1=" + hmac.new(secret_of(salt).encode(), signed, hashlib.sha256).hexdigest() for salt in salts])
+        "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest() for secret in signing_secrets])
 
 
 # --- requesting drains ----------------------------------------------------------------------------------
@@ -101,7 +101,7 @@ class Claimed:
     endpoint_id: int
     attempts: int
     url: str
-    salts: list[str]
+    secrets: list[str]  # derived here, in the app context: the sending threads have none
     event_id: int
     body: bytes
     event_type: str
@@ -141,8 +141,8 @@ def _claim(now: datetime, batch_size: int) -> list[Claimed]:
         salts = [row.salt]
         if row.previous_salt and row.previous_valid_until and now < clock.as_utc(row.previous_valid_until):
             salts.append(row.previous_salt)
-        claimed.append(Claimed(row.id, row.endpoint_id, row.attempts, row.url, salts, row.event_id,
-                               body_of(row.event_id, row.type, row.created_at, row.data), row.type))
+        claimed.append(Claimed(row.id, row.endpoint_id, row.attempts, row.url, [secret_of(s) for s in salts],
+                               row.event_id, body_of(row.event_id, row.type, row.created_at, row.data), row.type))
     return claimed
 
 
@@ -159,7 +159,7 @@ def _http() -> requests.Session:
 def _post(item: Claimed, timeout: float) -> tuple[bool, int | None, str | None]:
     headers = {"Content-Type": "application/json", "User-Agent": "loyalty-webhooks/1",
                "X-Webhook-Id": f"evt_{item.event_id}", "X-Webhook-Type": item.event_type,
-               "X-Webhook-Signature": signature_header(item.salts, item.body, int(clock.now().timestamp()))}
+               "X-Webhook-Signature": signature_header(item.secrets, item.body, int(clock.now().timestamp()))}
     try:
         response = _http().post(item.url, data=item.body, headers=headers, timeout=timeout, allow_redirects=False)
     except requests.Timeout:

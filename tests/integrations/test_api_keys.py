@@ -22,11 +22,6 @@ QUOTE = "/api/v1/pos/quote"
 
 
 @pytest.fixture
-def admin(operator_token):
-    return bearer(operator_token("admin"))
-
-
-@pytest.fixture
 def make_key(client, admin, stores):
     def make(store: str | None = "S1", role: str = "staff", **extra) -> dict:
         response = client.post("/api/v1/admin/api-keys", headers=admin,
