@@ -47,5 +47,6 @@ coupons_expired = _events.signal("coupons-expired")
 redemption_created = _events.signal("redemption-created")
 # kwargs: member_id, redemption_id, store_id -- the gift was handed over
 redemption_fulfilled = _events.signal("redemption-fulfilled")
-# kwargs: member_id, task_code, completion_key -- a shopper's task was completed and rewarded (tasks)
+# kwargs: member_id, task_code, completion_id (a task completion's or a check-in's id), points, growth -- a
+# shopper's task (or daily check-in) was completed and rewarded (tasks)
 task_completed = _events.signal("task-completed")

@@ -27,9 +27,9 @@ def _plain(value):
     return value
 
 
-def _one(kind: str, member_id: int | None, **data) -> None:
-    if wanted(kind):
-        record(kind, [(member_id, {"member_id": member_id, **{k: _plain(v) for k, v in data.items()}})])
+def _one(event_type: str, member_id: int | None, **data) -> None:
+    if wanted(event_type):
+        record(event_type, [(member_id, {"member_id": member_id, **{k: _plain(v) for k, v in data.items()}})])
 
 
 def on_member_registered(sender, member_id: int, **_) -> None:
