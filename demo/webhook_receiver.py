@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -42,8 +43,10 @@ class WebhookReceiver:
     secrets: list[str] = field(default_factory=list)
     behave: Callable[[str], tuple[int, float]] = lambda event_id: (200, 0.0)
     keep_bodies: bool = True
+    port: int = 0  # 0: any free port
     received: list[Received] = field(default_factory=list)
     count: int = 0
+    on_event: Callable[[Received], None] | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -67,7 +70,7 @@ class WebhookReceiver:
             def log_message(self, *args) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
 
     def _got(self, event_id: str, body: bytes, signature: str) -> None:
@@ -77,6 +80,8 @@ class WebhookReceiver:
                 document = json.loads(body)
                 signed = any(signature_ok(signature, body, secret) for secret in self.secrets)
                 self.received.append(Received(event_id, document["type"], document, signature, signed))
+                if self.on_event is not None:
+                    self.on_event(self.received[-1])
         self.arrived.set()
 
     @property
@@ -96,20 +101,27 @@ class WebhookReceiver:
             return [item.event_id for item in self.received]
 
 
-def serve(port: int, secret: str | None = None) -> None:
-    """`python -m demo.webhook_receiver PORT [SECRET]`: the demo's CRM, printing each event it gets."""
-    from http.server import HTTPServer
+def main() -> None:
+    """`python -m demo.webhook_receiver PORT [SECRET]`: the demo's CRM on loopback, printing each event it gets
+    (signed or not); with --count-only it prints only how many it got when stopped (the benchmark's receiver)."""
+    import argparse
+    import signal
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            ok = secret is None or signature_ok(self.headers.get("X-Webhook-Signature", ""), body, secret)
-            print(f"webhook {'signed' if ok else 'BAD SIGNATURE'}: {body.decode()[:300]}", flush=True)
-            self.send_response(200 if ok else 401)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("secret", nargs="?")
+    parser.add_argument("--count-only", action="store_true")
+    args = parser.parse_args()
+    receiver = WebhookReceiver(secrets=[args.secret] if args.secret else [], keep_bodies=not args.count_only,
+                               port=args.port)
+    if not args.count_only:
+        receiver.on_event = lambda item: print(
+            f"webhook {item.type} {item.event_id} {'signed' if item.signed else 'NOT SIGNED BY OUR SECRET'}: "
+            f"{json.dumps(item.body['data'], ensure_ascii=False)[:200]}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: (print(f"received {receiver.count}", flush=True), os._exit(0)))
+    print(f"webhook receiver on {receiver.url}", flush=True)
+    receiver._server.serve_forever()
 
-        def log_message(self, *args) -> None:
-            pass
 
-    HTTPServer(("127.0.0.1", port), Handler).serve_forever()
+if __name__ == "__main__":
+    main()

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_a_worker_killed_mid_delivery_loses_nothing(app, endpoint, receiver):
     endpoint(["member.created"])
-    receiver.behave = lambda event_id: (200, 0.5)  # slow: the kill lands while POSTs are in flight
+    receiver.behave = lambda event_id: (200, 2.0)  # slow: the kill lands while POSTs are in flight
     _events(60)
     db.session.remove()
     overrides = {"SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
@@ -36,7 +36,7 @@ def test_a_worker_killed_mid_delivery_loses_nothing(app, endpoint, receiver):
         assert receiver.arrived.wait(60), "the worker never delivered"
         time.sleep(0.2)
         worker.send_signal(signal.SIGKILL)
-        assert worker.wait(30) == -signal.SIGKILL
+        assert worker.wait(30) == -signal.SIGKILL, worker.stderr.read()[-2000:]
     finally:
         if worker.poll() is None:
             worker.kill()
