@@ -174,9 +174,13 @@ def _post(item: Claimed, timeout: float) -> tuple[bool, int | None, str | None]:
     headers = {"Content-Type": "application/json", "User-Agent": "loyalty-webhooks/1",
                "X-Webhook-Id": f"evt_{item.event_id}", "X-Webhook-Type": item.event_type,
                "X-Webhook-Signature": signature_header(item.secrets, item.body, int(clock.now().timestamp()))}
+    options = {"body": item.body, "headers": headers, "redirect": False,
+               "timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)}
     try:
-        response = _http().request("POST", item.url, body=item.body, headers=headers, redirect=False,
-                                   timeout=urllib3.Timeout(connect=min(timeout, 5.0), read=timeout))
+        try:
+            response = _http().request("POST", item.url, **options)
+        except urllib3.exceptions.ProtocolError:  # a kept-alive connection the receiver had just closed: once more
+            response = _http().request("POST", item.url, **options)
     except urllib3.exceptions.NewConnectionError:  # refused, no route (urllib3 files it under timeouts)
         return False, None, "unreachable: connection refused"
     except urllib3.exceptions.TimeoutError:
