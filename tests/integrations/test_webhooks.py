@@ -213,3 +213,16 @@ def test_two_drains_at_once_send_each_delivery_once(app, endpoint, receiver):
     ids = receiver.event_ids()
     assert len(ids) == 300 and len(set(ids)) == 300
     assert _states() == {"delivered": 300}
+
+
+def test_the_demo_seeds_a_pos_key_and_an_endpoint_once(stores, monkeypatch):
+    from app.api_keys.models import ApiKey
+    from demo import integrations
+
+    monkeypatch.setenv("DEMO_WEBHOOK_URL", "http://127.0.0.1:8123/hooks")
+    first = integrations.seed()
+    assert integrations.seed() == first  # idempotent, and the secrets are the same (derived, not stored)
+    assert db.session.scalar(select(func.count()).select_from(ApiKey)) == 1
+    endpoint_row = db.session.scalar(select(WebhookEndpoint))
+    assert endpoint_row.url == "http://127.0.0.1:8123/hooks" and set(endpoint_row.events) == set(outbox.EVENT_TYPES)
+    assert integrations.webhook_secret() in first[1]
