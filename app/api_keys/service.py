@@ -164,7 +164,7 @@ def _store_of(key_store_id: int | None) -> int:
     code = request.headers.get(signing.STORE_HEADER)
     if code is None:
         if key_store_id is None:
-            raise Forbidden("A key of every store names the store in X-Store.", code="store_required")
+            raise Forbidden("A key of every store names the store in X-Store.", code="store_header_required")
         return key_store_id
     row = db.session.execute(_STORE, {"code": code[:32]}).first()
     if row is None:

@@ -112,7 +112,7 @@ def test_an_s1_key_cannot_refund_an_s2_order(client, make_key, shopper, operator
                  store="S2")
     assert named.status_code == 403 and code_of(named) == "wrong_store"
     every = make_key(None)
-    assert code_of(call(client, every, "GET", "/api/v1/pos/purchases/S2-1")) == "store_required"
+    assert code_of(call(client, every, "GET", "/api/v1/pos/purchases/S2-1")) == "store_header_required"
     assert call(client, every, "GET", "/api/v1/pos/purchases/S2-1", store="S2").status_code == 200
 
 
