@@ -2,6 +2,8 @@
 
 Three kinds of caller (ARCHITECTURE rule 9): members (WeChat login), store staff (bound to a store) and
 marketing/admin operators. A token carries kind, role and store so a route can decide without more queries.
+A store's POS calls the till routes with a signed API key instead (app/api_keys registers the check): it acts
+in a store role, in its store, through the same decorators.
 
 A signature alone would keep a token working for its whole life (12 h for operators, 7 days for members) after
 its operator was disabled or its member's sessions were revoked. So each decoded token is also checked against
@@ -118,7 +120,7 @@ def current_identity() -> Identity:
             if request.headers.get(key_header):
                 try:
                     g.identity = verify()
-                except Exception as error:
+                except ApiError as error:
                     g.identity_error = error
                     raise
                 return g.identity
@@ -174,20 +176,25 @@ def member_required(func: Callable) -> Callable:
 
 
 def operator_required(*roles: str) -> Callable[[Callable], Callable]:
-    """Operators with one of `roles`; store roles must also carry a store."""
+    """Operators with one of `roles`; store roles must also carry a store. A POS's API key (which has a store
+    role) may call only the routes of store roles alone, the till's: a route open to other roles too (an
+    operator's own password) is for people."""
     allowed = roles or ALL_ROLES
+    keys_allowed = set(allowed) <= set(STORE_ROLES)
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             identity = current_identity()
+            if identity.kind == "api_key" and not keys_allowed:
+                raise Forbidden("This route is not open to API keys.")
             if identity.kind not in ("operator", "api_key") or identity.role not in allowed:
                 raise Forbidden(f"This route needs one of the roles: {', '.join(allowed)}.")
             if identity.role in STORE_ROLES and identity.store_id is None:
                 raise Forbidden("This operator is not bound to a store.")
             return func(*args, **kwargs)
 
-        return _documented(wrapper, ", ".join(allowed), signed=bool(set(allowed) & set(STORE_ROLES)))
+        return _documented(wrapper, ", ".join(allowed), signed=keys_allowed)
 
     return decorate
 

@@ -120,6 +120,9 @@ def test_a_key_cannot_use_admin_or_member_routes(client, make_key):
     key = make_key("S1", role="manager")
     assert call(client, key, "GET", "/api/v1/admin/api-keys").status_code == 403
     assert call(client, key, "GET", "/api/v1/me").status_code == 403
+    own_password = call(client, key, "POST", "/api/v1/me/operator/password",
+                        {"current_password": "password123", "new_password": "password456"})
+    assert own_password.status_code == 403  # a route for people, whatever their role
 
 
 def test_refusals_have_clear_codes(client, make_key, at, shopper):
