@@ -6,10 +6,12 @@ sender gives up. HTTP/1.1 with keep-alive, a thread per connection (the standard
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import hmac
 import json
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -104,9 +106,6 @@ class WebhookReceiver:
 def main() -> None:
     """`python -m demo.webhook_receiver PORT [SECRET]`: the demo's CRM on loopback, printing each event it gets
     (signed or not); with --count-only it prints only how many it got when stopped (the benchmark's receiver)."""
-    import argparse
-    import signal
-
     parser = argparse.ArgumentParser()
     parser.add_argument("port", type=int)
     parser.add_argument("secret", nargs="?")
