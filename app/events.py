@@ -18,6 +18,11 @@ purchase_recorded = _events.signal("purchase-recorded")
 purchase_refunded = _events.signal("purchase-refunded")
 # kwargs: member_id, from_tier, to_tier, reason
 tier_changed = _events.signal("tier-changed")
+# kwargs: changes: [{member_id, from_tier, to_tier, reason}] -- a batch of tier changes (a review batch), sent
+# once per batch so its receivers write once per batch (as points_credited does for a grant batch); a change
+# made one member at a time (growth, a refund) is a tier_changed. Received by notifications.handlers and
+# webhooks.handlers.
+tiers_changed = _events.signal("tiers-changed")
 # kwargs: member_id, fields (names changed: "phone" when a phone is bound) -- nickname/birthday/phone change
 profile_updated = _events.signal("profile-updated")
 # kwargs: credits: [{member_id, entry_id, amount, balance, reason}] -- points credited outside a purchase (task, grant,

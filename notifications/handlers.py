@@ -14,11 +14,20 @@ def _name(tier) -> str:
     return str(getattr(tier, "name", None) or getattr(tier, "code", None) or tier or "")
 
 
-def on_tier_changed(sender, member_id: int, from_tier=None, to_tier=None, reason=None, **_) -> None:
-    day = clock.business_today().isoformat()
+def _tier_item(day: str, member_id: int, from_tier=None, to_tier=None, **_) -> service.Item:
     to_code = getattr(to_tier, "code", to_tier)
-    service.notify(member_id, "tier_changed", f"tier_changed:{member_id}:{to_code}:{day}",
-                   {"tier": _name(to_tier), "previous": _name(from_tier)})
+    return service.Item(member_id, f"tier_changed:{member_id}:{to_code}:{day}",
+                        {"tier": _name(to_tier), "previous": _name(from_tier)})
+
+
+def on_tier_changed(sender, member_id: int, from_tier=None, to_tier=None, **_) -> None:
+    service.notify_many("tier_changed", [_tier_item(clock.business_today().isoformat(), member_id, from_tier, to_tier)])
+
+
+def on_tiers_changed(sender, changes: list[dict], **_) -> None:
+    """A review batch's changes: their messages in one statement."""
+    day = clock.business_today().isoformat()
+    service.notify_many("tier_changed", [_tier_item(day, **change) for change in changes])
 
 
 def _balance(member_id: int) -> int:
@@ -54,6 +63,7 @@ def connect() -> None:
     if _connected:  # create_app runs once per test session and once per worker process
         return
     events.tier_changed.connect(on_tier_changed)
+    events.tiers_changed.connect(on_tiers_changed)
     events.purchase_recorded.connect(on_purchase_recorded)
     events.points_credited.connect(on_points_credited)
     events.redemption_ready.connect(on_redemption_ready)

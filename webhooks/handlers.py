@@ -41,6 +41,16 @@ def on_tier_changed(sender, member_id: int, from_tier=None, to_tier=None, reason
          to_tier=getattr(to_tier, "code", to_tier), reason=reason)
 
 
+def on_tiers_changed(sender, changes: list[dict], **_) -> None:
+    """A tier review's batch: its member.updated events in one statement."""
+    if wanted("member.updated"):
+        record("member.updated", [(c["member_id"], {
+            "member_id": c["member_id"], "change": "tier", "from_tier": getattr(c.get("from_tier"), "code",
+                                                                                c.get("from_tier")),
+            "to_tier": getattr(c.get("to_tier"), "code", c.get("to_tier")), "reason": c.get("reason")})
+            for c in changes])
+
+
 def on_profile_updated(sender, member_id: int, fields=(), **_) -> None:
     _one("member.updated", member_id, change="phone" if "phone" in fields else "profile", fields=list(fields))
 
@@ -129,6 +139,7 @@ def on_task_completed(sender, member_id: int, task_code: str, completion_id: int
 
 RECEIVERS = [
     (events.member_registered, on_member_registered), (events.tier_changed, on_tier_changed),
+    (events.tiers_changed, on_tiers_changed),
     (events.profile_updated, on_profile_updated), (events.vip_activated, on_vip_activated),
     (events.purchase_recorded, on_purchase_recorded), (events.purchase_refunded, on_purchase_refunded),
     (events.points_credited, on_points_credited), (events.points_debited, on_points_debited),

@@ -74,13 +74,19 @@ def test_each_event_type_is_written_by_its_change(client, endpoint, login, catal
     checkin.check_in(member_id)
     assert _data("task.completed")[-1]["member_id"] == member_id
 
-    # VIP and tier changes come from the pay notify and the tier review (their own suites): the receivers here
+    # VIP and tier changes come from the pay notify, growth and the tier review (their own suites): the receivers here
     events.vip_activated.send(None, member_id=member_id, order_id=7, vip_until=clock.now() + timedelta(days=365))
     events.tier_changed.send(None, member_id=member_id, from_tier="silver", to_tier="gold", reason="growth")
     db.session.commit()
     assert _data("vip.activated")[-1]["order_id"] == 7
     assert _data("member.updated")[-1] == {"member_id": member_id, "change": "tier", "from_tier": "silver",
                                            "to_tier": "gold", "reason": "growth"}
+
+    events.tiers_changed.send(None, changes=[
+        {"member_id": member_id, "from_tier": "gold", "to_tier": "silver", "reason": "review"}])
+    db.session.commit()
+    assert _data("member.updated")[-1] == {"member_id": member_id, "change": "tier", "from_tier": "gold",
+                                           "to_tier": "silver", "reason": "review"}
 
     assert set(db.session.scalars(select(WebhookEvent.type))) == set(EVENT_TYPES)
 

@@ -195,6 +195,27 @@ def test_expiry_keeps_the_tag_of_a_renewed_vip(client, login, plan, wxpay, at):
     assert db.session.get(MemberTag, (member_id, "vip")) is not None
 
 
+def test_expiry_in_batches_ends_each_period_once(client, login, plan, wxpay, at):
+    """Batches of one period: every ended period leaves the candidates; a member's tag goes only when no
+    VIP is left (the renewed member's second period runs on), and a member whose tag was removed by hand
+    is not an error."""
+    at("2026-03-01T10:00:00+08:00")
+    ids = {}
+    for name in ("ann", "ben", "cat"):
+        token, ids[name] = login(name)
+        _notify(client, wxpay.notify_xml(_order(client, token, plan.id)["order"]["order_no"], 29900))
+        if name == "ben":
+            _notify(client, wxpay.notify_xml(_order(client, token, plan.id)["order"]["order_no"], 29900))
+    db.session.delete(db.session.get(MemberTag, (ids["cat"], "vip")))
+    db.session.commit()
+    at("2027-03-02T10:00:00+08:00")
+    assert service.expire_vips(batch_size=1) == {"scanned": 3, "changed": 3, "skipped": 0, "failed": 0}
+    assert {name: db.session.get(MemberTag, (member_id, "vip")) is not None for name, member_id in ids.items()} == {
+        "ann": False, "ben": True, "cat": False}
+    assert sorted(p.state for p in db.session.query(VipPeriod)) == ["active", "ended", "ended", "ended"]
+    assert service.expire_vips(batch_size=1)["scanned"] == 0
+
+
 def test_vip_monthly_pack(client, login, wxpay, at, tiers):
     pack = template(claimable=False)
     plan = service.save_plan(None, {"code": "annual", "name": "年卡", "price": 29900, "duration_days": 365,
