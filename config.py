@@ -81,6 +81,14 @@ class Config:
     WECHAT_LOGINS_PER_CLIENT = _env("WECHAT_LOGINS_PER_CLIENT", "30/minute")
     # Reverse proxies in front of the app whose X-Forwarded-For / -Proto are believed (0: none, use the peer).
     TRUSTED_PROXIES = int(_env("TRUSTED_PROXIES", "0"))
+    # Derives API keys' and webhook endpoints' secrets from their stored salts (app/api_keys/secrets.py);
+    # unset: SECRET_KEY. Changing it invalidates every key and webhook secret.
+    INTEGRATION_SECRET = _env("INTEGRATION_SECRET")
+    API_KEY_RATE_PER_MINUTE = int(_env("API_KEY_RATE_PER_MINUTE", "600"))  # a new key's own limit
+    # Outbound webhooks (webhooks/): seconds to wait for a receiver, and how long an endpoint may fail every
+    # delivery before it is paused (its events wait, undelivered, until an admin resumes it).
+    WEBHOOK_TIMEOUT = float(_env("WEBHOOK_TIMEOUT", "10"))
+    WEBHOOK_PAUSE_AFTER = int(_env("WEBHOOK_PAUSE_AFTER", str(24 * 3600)))
 
     API_TITLE = "Membership & loyalty API"
     API_VERSION = "v1"

@@ -2,6 +2,8 @@
 
 Three kinds of caller (ARCHITECTURE rule 9): members (WeChat login), store staff (bound to a store) and
 marketing/admin operators. A token carries kind, role and store so a route can decide without more queries.
+A store's POS calls the till routes with a signed API key instead (app/api_keys registers the check): it acts
+in a store role, in its store, through the same decorators.
 
 A signature alone would keep a token working for its whole life (12 h for operators, 7 days for members) after
 its operator was disabled or its member's sessions were revoked. So each decoded token is also checked against
@@ -20,7 +22,7 @@ from flask import current_app, g, request
 from flask_smorest.utils import load_info_from_docstring
 
 from app import clock
-from app.errors import Forbidden, Unauthorized
+from app.errors import ApiError, Forbidden, Unauthorized
 from app.fields import MAX_ID
 
 STORE_ROLES = ("staff", "manager")  # act at a till, in their own store
@@ -30,11 +32,19 @@ ALL_ROLES = STORE_ROLES + ADMIN_ROLES
 
 # kind -> check(subject id, claims): raises Unauthorized when the subject no longer accepts the token.
 _session_checks: dict[str, Callable[[int, dict], None]] = {}
+# (header naming the key, verify() -> Identity): the signed requests of server-to-server keys (app/api_keys).
+_signed_requests: list[tuple[str, Callable[[], Identity]]] = []
 
 
 def check_sessions_with(kind: str, check: Callable[[int, dict], None]) -> None:
     """Register the row check for one kind of token (the owner of that kind's table calls it at import)."""
     _session_checks[kind] = check
+
+
+def verify_signed_requests_with(header: str, verify: Callable[[], Identity]) -> None:
+    """Register the check of requests signed with an API key (sent with `header`) instead of a bearer token;
+    the key's owner (app/api_keys) calls it at import."""
+    _signed_requests.append((header, verify))
 
 
 def revoked(message: str) -> Unauthorized:
@@ -43,7 +53,7 @@ def revoked(message: str) -> Unauthorized:
 
 @dataclass(frozen=True)
 class Identity:
-    kind: str  # "member" | "operator"
+    kind: str  # "member" | "operator" | "api_key" (a POS or another system, acting in a store role)
     id: int
     role: str | None = None
     store_id: int | None = None
@@ -107,8 +117,19 @@ def _well_formed(claims: dict) -> bool:
 
 
 def current_identity() -> Identity:
-    """The caller, decoded once per request; 401 without a valid bearer token."""
+    """The caller, decoded once per request; 401 without a valid bearer token or signed request. A refusal is
+    kept too: a signed request is checked once (its nonce is spent by the first check)."""
+    if "identity_error" in g:
+        raise g.identity_error
     if "identity" not in g:
+        for key_header, verify in _signed_requests:
+            if request.headers.get(key_header):
+                try:
+                    g.identity = verify()
+                except ApiError as error:
+                    g.identity_error = error
+                    raise
+                return g.identity
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -121,7 +142,7 @@ def current_identity_key() -> str | None:
     """A stable key for rate limits, or None when the caller sent no valid token."""
     try:
         identity = current_identity()
-    except Unauthorized:
+    except ApiError:  # refused (kept in g): the route says why
         return None
     return f"{identity.kind}:{identity.id}"
 
@@ -130,11 +151,19 @@ def current_member_id() -> int:
     return current_identity().id
 
 
-def _documented(func: Callable, roles: str) -> Callable:
-    """Mark the route as bearer-protected in the OpenAPI document (what `blp.doc` does)."""
+def current_operator_id() -> int | None:
+    """The operator acting (recorded on a purchase, a verified coupon, a fulfilled gift), or None for a
+    POS's API key: its calls are attributed in the audit log instead."""
+    identity = current_identity()
+    return identity.id if identity.kind == "operator" else None
+
+
+def _documented(func: Callable, roles: str, signed: bool = False) -> Callable:
+    """Mark the route as bearer-protected in the OpenAPI document (what `blp.doc` does), and open to a signed
+    API key's request (`signed`) when a key's role may call it."""
     doc = getattr(func, "_apidoc", {})
     manual = doc.setdefault("manual_doc", {})
-    manual["security"] = [{"bearer": []}]
+    manual["security"] = [{"bearer": []}, {"apiKeySignature": []}] if signed else [{"bearer": []}]
     if "description" not in manual:  # keep the docstring's own description (after its summary line) too
         written = load_info_from_docstring(func.__doc__ or "").get("description")
         manual["description"] = f"Caller: {roles}." + (f"\n\n{written}" if written else "")
@@ -153,20 +182,25 @@ def member_required(func: Callable) -> Callable:
 
 
 def operator_required(*roles: str) -> Callable[[Callable], Callable]:
-    """Operators with one of `roles`; store roles must also carry a store."""
+    """Operators with one of `roles`; store roles must also carry a store. A POS's API key (which has a store
+    role) may call only the routes of store roles alone, the till's: a route open to other roles too (an
+    operator's own password) is for people."""
     allowed = roles or ALL_ROLES
+    keys_allowed = set(allowed) <= set(STORE_ROLES)
 
     def decorate(func: Callable) -> Callable:
         @functools.wraps(func)
         def wrapper(*args, **kwargs):
             identity = current_identity()
-            if identity.kind != "operator" or identity.role not in allowed:
+            if identity.kind == "api_key" and not keys_allowed:
+                raise Forbidden("This route is not open to API keys.")
+            if identity.kind not in ("operator", "api_key") or identity.role not in allowed:
                 raise Forbidden(f"This route needs one of the roles: {', '.join(allowed)}.")
             if identity.role in STORE_ROLES and identity.store_id is None:
                 raise Forbidden("This operator is not bound to a store.")
             return func(*args, **kwargs)
 
-        return _documented(wrapper, ", ".join(allowed))
+        return _documented(wrapper, ", ".join(allowed), signed=keys_allowed)
 
     return decorate
 

@@ -194,16 +194,20 @@ def enqueue(name: str, day: date | None = None, connection=None, suffix: str = "
 
 
 def enqueue_on_demand(name: str, *, job_id: str | None = None, run_key: str | None = None, connection=None,
-                      **kwargs: Any):
+                      at: datetime | None = None, **kwargs: Any):
     """Queue a job the app starts itself (app.schedule.ON_DEMAND: a batch of messages, a targeted issue) with
-    its declared queue, timeout and retries; `run_key` names the run in job_runs."""
+    its declared queue, timeout and retries; `run_key` names the run in job_runs; `at`: not before then (RQ's
+    scheduler, which the workers run, queues it)."""
     meta = {"run_key": run_key} if run_key else {}
     return _enqueue(ON_DEMAND[name], connection or get_redis(), kwargs=kwargs, job_id=job_id, meta=meta,
-                    description=f"{name} {run_key or ''}".strip())
+                    description=f"{name} {run_key or ''}".strip(), at=at)
 
 
-def _enqueue(spec, connection, *, kwargs: dict, job_id: str | None, meta: dict, description: str):
-    return Queue(spec.queue, connection=connection).enqueue(
+def _enqueue(spec, connection, *, kwargs: dict, job_id: str | None, meta: dict, description: str,
+             at: datetime | None = None):
+    queue = Queue(spec.queue, connection=connection)
+    schedule = (lambda *args, **options: queue.enqueue_at(at, *args, **options)) if at else queue.enqueue
+    return schedule(
         spec.path, kwargs=kwargs, job_id=job_id, job_timeout=spec.timeout,
         retry=Retry(max=MAX_RETRIES, interval=RETRY_INTERVALS), meta=meta,
         result_ttl=24 * 3600, failure_ttl=14 * 24 * 3600, description=description,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-QUEUE_NAMES = ["notify", "grants", "expiry", "default"]  # a worker serves them in this priority order
+QUEUE_NAMES = ["notify", "webhooks", "grants", "expiry", "default"]  # a worker serves them in this priority order
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ JOBS: dict[str, JobSpec] = {
     "compute_rfm": JobSpec("reports.jobs.compute_rfm", "default", arg="day"),
     "settle_commissions": JobSpec("distribution.jobs.settle_commissions", "expiry", period="hour"),
     "review_promoter_levels": JobSpec("distribution.jobs.review_promoter_levels", "grants", arg=None),
+    "sweep_webhooks": JobSpec("webhooks.jobs.sweep", "webhooks", period="hour"),
 }
 
 
@@ -54,6 +55,7 @@ JOBS: dict[str, JobSpec] = {
 ON_DEMAND: dict[str, JobSpec] = {
     "deliver_notifications": JobSpec("notifications.jobs.drain", "notify"),
     "issue_coupons": JobSpec("marketing.jobs.issue_coupons", "grants"),
+    "deliver_webhooks": JobSpec("webhooks.jobs.drain", "webhooks"),
 }
 
 
@@ -108,4 +110,5 @@ PERIODIC: list[tuple[str, str]] = [
     ("deliver_pending_notifications", utc_cron(40)),  # hourly sweep of notifications not yet sent
     ("settle_commissions", utc_cron(20)),  # every hour at :20: commission whose return window ended
     ("review_promoter_levels", utc_cron(45, 1)),  # 01:45: promoters' fan-group levels
+    ("sweep_webhooks", utc_cron(50)),  # hourly: webhook deliveries due that no drain was asked for
 ]

@@ -21,6 +21,8 @@ MESSAGES: dict[str, str] = {
     "bad_store_code": "门店编码为 1-32 位字母、数字或 _ -。",
     "operator_not_found": "找不到该操作员。",
     "store_exists": "该门店编码已存在。",
+    "unknown_store": "找不到该门店。",
+    "api_key_revoked": "该密钥已吊销。",
     "store_not_found": "找不到该门店。",
     "store_required": "店员和店长必须指定所属门店。",
     "bad_role": "角色无效。",

@@ -3,6 +3,7 @@
 from console import (
                      dashboard,
                      distribution,
+                     integrations,
                      operations,
                      people,
                      program,
@@ -15,5 +16,5 @@ from console import (
 from console.blueprint import blp
 
 ROUTE_MODULES = [views, dashboard, people, operations, program, program_tiers, program_rules, program_coupons,
-                 program_mall, distribution]
+                 program_mall, distribution, integrations]
 blueprints = [blp]

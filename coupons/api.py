@@ -4,8 +4,8 @@ from flask_smorest import Blueprint
 
 from app.auth import (
     admin_required,
-    current_identity,
     current_member_id,
+    current_operator_id,
     current_store_id,
     member_required,
     staff_required,
@@ -77,7 +77,7 @@ class Verify(MethodView):
     @pos_blp.response(200, CouponOut)
     def post(self, body):
         """Verify (核销) a gift/exchange coupon once; a second verification: 409 coupon_already_used."""
-        coupon = checkout.verify(body["coupon_code"], current_store_id(), current_identity().id)
+        coupon = checkout.verify(body["coupon_code"], current_store_id(), current_operator_id())
         return templates.coupon_out(coupon)
 
 

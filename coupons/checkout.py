@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from app import clock
+from app import clock, events
 from app.audit import service as audit
 from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
@@ -211,6 +211,8 @@ def use_for_purchase(member_id: int, coupon_ids: list[int], lines: list[dict], p
         )
         if result.rowcount != 1:
             raise Conflict(f"Coupon {coupon_id} has just been used.", code="coupon_already_used")
+    events.coupons_used.send(None, member_id=member_id, coupon_ids=list(answer["coupon_ids"]), purchase_id=purchase_id,
+                             store_id=None)
     return answer["discount"]
 
 
@@ -255,6 +257,8 @@ def verify(coupon_code: str, store_id: int, operator_id: int | None) -> Coupon:
         if coupon.state == "expired" or (coupon.state == "available" and clock.as_utc(coupon.valid_until) <= now):
             raise Conflict("This coupon has expired.", code="coupon_expired")
         raise Conflict("This coupon has already been used.", code="coupon_already_used")
+    events.coupons_used.send(None, member_id=coupon.member_id, coupon_ids=[coupon.id], purchase_id=None,
+                             store_id=store_id)
     db.session.commit()
     db.session.refresh(coupon)
     return coupon

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from app import clock
+from app import clock, events
 from app.extensions import db
 from coupons.models import Coupon
 
@@ -28,6 +28,8 @@ def expire_coupons(batch_size: int = EXPIRE_BATCH) -> dict:
             break
         result = db.session.execute(update(Coupon).where(Coupon.id.in_(ids), Coupon.state == "available")
                                     .values(state="expired").execution_options(synchronize_session=False))
+        if result.rowcount:
+            events.coupons_expired.send(None, coupon_ids=ids)
         db.session.commit()
         counts["scanned"] += len(ids)
         counts["changed"] += result.rowcount

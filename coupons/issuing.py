@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select, update
 
-from app import clock
+from app import clock, events
 from app.errors import ApiError, Conflict, NotFound
 from app.extensions import db
 from app.sql import any_of, insert_many
@@ -59,10 +59,20 @@ def issue_one(t: CouponTemplate, member_id: int, *, key: str, source: str, reaso
     now = clock.now()
     if not _take_stock(t.id):
         raise Conflict(f"Coupon template {t.code} is out of stock.", code="coupon_out_of_stock")
-    coupon = Coupon(**_coupon_rows(t, [(member_id, key)], source=source, reason=reason, now=now)[0])
+    rows = _coupon_rows(t, [(member_id, key)], source=source, reason=reason, now=now)
+    coupon = Coupon(**rows[0])
     db.session.add(coupon)
     db.session.flush()
+    _announce(rows)
     return coupon
+
+
+def _announce(rows: list[dict]) -> None:
+    """coupons_issued for new coupon rows (their codes stay here: a code is what a till verifies)."""
+    events.coupons_issued.send(None, coupons=[
+        {"member_id": row["member_id"], "template_id": row["template_id"], "title": row["title"],
+         "kind": row["kind"], "source": row["source"], "grant_key": row["grant_key"],
+         "valid_until": row["valid_until"]} for row in rows])
 
 
 def issue_rows(t: CouponTemplate, grants: list[tuple[int, str]], *, source: str, reason: str | None,
@@ -71,8 +81,10 @@ def issue_rows(t: CouponTemplate, grants: list[tuple[int, str]], *, source: str,
     in one statement (app.sql.insert_many)."""
     if not grants:
         return
-    insert_many(Coupon.__table__, _coupon_rows(t, grants, source=source, reason=reason, now=now, issue_id=issue_id))
+    rows = _coupon_rows(t, grants, source=source, reason=reason, now=now, issue_id=issue_id)
+    insert_many(Coupon.__table__, rows)
     t.issued_count += len(grants)
+    _announce(rows)
 
 
 def already_issued(template_id: int, member_ids: list[int], keys: set[str]) -> set[tuple[int, str]]:

@@ -8,6 +8,7 @@ from app.auth import (
     admin_required,
     current_identity,
     current_member_id,
+    current_operator_id,
     current_store_id,
     member_required,
     staff_required,
@@ -94,7 +95,7 @@ class Fulfil(MethodView):
     def post(self, redemption_id):
         """Hand a redeemed gift over (once), in the store the member chose (else 403 wrong_pickup_store);
         my store is recorded."""
-        return service.fulfil(redemption_id, current_store_id(), current_identity().id)
+        return service.fulfil(redemption_id, current_store_id(), current_operator_id())
 
 
 @admin_blp.route("/catalog")

@@ -258,6 +258,8 @@ def redeem(member_id: int, item_id: int, quantity: int, idempotency_key: str | N
                     redemption.coupon_ids = [*redemption.coupon_ids, coupon.id]
                 redemption.state = "issued"
             db.session.flush()
+            events.redemption_created.send(None, member_id=member_id, redemption_id=redemption.id, item_id=item.id,
+                                           quantity=quantity, points=points_total)
             if redemption.state == "awaiting_pickup":  # tell the member it is ready, and where
                 events.redemption_ready.send(None, member_id=member_id, redemption_id=redemption.id,
                                              item=item.name, store=store.name if store else None)
@@ -295,7 +297,7 @@ def _settled_error(redemption: Redemption) -> Conflict:
     return Conflict(message, code=code)
 
 
-def fulfil(redemption_id: int, store_id: int, operator_id: int) -> Redemption:
+def fulfil(redemption_id: int, store_id: int, operator_id: int | None) -> Redemption:
     """Staff hand the gift over, once, at the store the member chose (403 `wrong_pickup_store` elsewhere);
     the store that did it is recorded."""
     with atomic():
@@ -311,7 +313,8 @@ def fulfil(redemption_id: int, store_id: int, operator_id: int) -> Redemption:
                     fulfilled_by_id=operator_id).execution_options(synchronize_session=False))
         if done.rowcount != 1:
             raise _settled_error(redemption)
-        events.redemption_fulfilled.send(None, member_id=redemption.member_id, redemption_id=redemption_id)
+        events.redemption_fulfilled.send(None, member_id=redemption.member_id, redemption_id=redemption_id,
+                                         store_id=store_id)
     db.session.refresh(redemption)
     return redemption
 

@@ -156,6 +156,7 @@ def wechat_login(code: str, scene: str | None = None, inviter_code: str | None =
 
 def update_profile(member_id: int, changes: dict) -> Member:
     member = get_member(member_id)
+    fields = sorted(changes)
     if "birthday" in changes:
         birthday: date = changes.pop("birthday")
         if birthday >= clock.business_today():
@@ -165,7 +166,7 @@ def update_profile(member_id: int, changes: dict) -> Member:
         member.birthday = birthday
     for name, value in changes.items():
         setattr(member, name, value)
-    events.profile_updated.send(None, member_id=member.id)
+    events.profile_updated.send(None, member_id=member.id, fields=fields)
     db.session.commit()
     return member
 
@@ -178,7 +179,7 @@ def bind_phone(member_id: int, code: str) -> Member:
         raise Conflict("This phone number is bound to another member.", code="phone_taken")
     member.phone = phone
     try:
-        events.profile_updated.send(None, member_id=member.id)
+        events.profile_updated.send(None, member_id=member.id, fields=["phone"])
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

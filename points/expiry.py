@@ -16,7 +16,7 @@ from datetime import date
 
 from sqlalchemy import bindparam, select, text, tuple_
 
-from app import clock
+from app import clock, events
 from app import jobs as job_runtime
 from app.db_types import UTCDateTime
 from app.extensions import db
@@ -160,6 +160,8 @@ def expire_points_lots(day: date | None = None, shard: int = 0, shards: int = 1,
         after = (rows[-1].due_at, rows[-1].id)
         _lock_accounts({row.member_id for row in rows})
         closed, written = _expire_batch([row.id for row in rows], cutoff, clock.now())
+        if written:
+            events.points_expired.send(None, lot_ids=[row.id for row in rows])
         _checkpoint("written", batch)
         db.session.commit()
         _checkpoint("committed", batch)

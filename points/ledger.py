@@ -396,6 +396,8 @@ def debit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, 
     if left:  # the cache said yes but the lots say no: never paper over a drift
         raise RuntimeError(f"ledger drift for member {member_id}: lots short by {left}")
     db.session.flush()
+    events.points_debited.send(None, member_id=member_id, entry_id=entry.id, amount=amount,
+                               balance=account.available, kind=kind, cause_type=cause_type, cause_id=cause_id)
     return entry
 
 

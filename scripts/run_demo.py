@@ -49,12 +49,24 @@ def _start_wechat(port: str) -> None:
     os.environ.update({"WECHAT_API_BASE": base, "WECHAT_PAY_API_BASE": base, "WECHAT_PAY_NOTIFY_URL": notify_url})
 
 
+def _demo_webhook_secret() -> str:
+    """The signing secret of the demo's webhook endpoint (seeded just before), for its receiver to check."""
+    from demo.integrations import webhook_secret
+    from server import create_app
+
+    with create_app().app_context():
+        return webhook_secret() or ""
+
+
 def _run(demo_dir: str, port: str, redis_url: str) -> int:
     os.environ["REDIS_URL"] = redis_url
     bin_dir = Path(sys.executable).parent
     flask, gunicorn, rq = str(bin_dir / "flask"), str(bin_dir / "gunicorn"), str(bin_dir / "rq")
+    webhook_port = os.environ.get("DEMO_WEBHOOK_PORT", str(int(port) + 10))
+    os.environ["DEMO_WEBHOOK_URL"] = f"http://127.0.0.1:{webhook_port}/hooks"
     subprocess.run([flask, "db", "upgrade"], cwd=ROOT, check=True)
     subprocess.run([flask, "seed-demo"], cwd=ROOT, check=True)
+    webhook_secret = _demo_webhook_secret()
 
     from app.cron import cron_config_path
     from app.schedule import QUEUE_NAMES
@@ -66,6 +78,8 @@ def _run(demo_dir: str, port: str, redis_url: str) -> int:
         **{f"worker-{queue}": [rq, "worker", "-w", "server.worker.Worker", "--with-scheduler", "--url", redis_url,
                                queue] for queue in QUEUE_NAMES},
         "cron": [rq, "cron", "--url", redis_url, cron_config_path()],
+        # the demo's CRM: prints each webhook delivery, checking its signature
+        "webhook-receiver": [sys.executable, "-m", "demo.webhook_receiver", webhook_port, webhook_secret],
     }
     children = {name: subprocess.Popen(cmd, cwd=ROOT, start_new_session=True) for name, cmd in commands.items()}
     print(f"\nDemo running (data in {demo_dir}):\n"
@@ -74,6 +88,8 @@ def _run(demo_dir: str, port: str, redis_url: str) -> int:
           f"  API docs    http://localhost:{port}/api/docs\n"
           f"  WeChat      {os.environ['WECHAT_API_BASE']} (the demo's fake: logins, phones, messages, Pay)\n"
           f"  health      http://localhost:{port}/readyz\n"
+          f"  webhooks    every event to the demo CRM at {os.environ['DEMO_WEBHOOK_URL']} (printed here as it "
+          f"arrives); deliveries: GET /api/v1/admin/webhooks/1/deliveries (admin)\n"
           f"  shopper     POST /api/v1/auth/wechat-login {{\"code\": \"test-alice\"}} (or test-shopper01..24)\n"
           f"  staff       staff1 / demo1234 (store S1), staff2 / demo1234 (S2); marketing / demo1234\n"
           f"Ctrl-C stops everything.\n", flush=True)

@@ -37,7 +37,11 @@ import tiers.api
 import till.api
 import vip.api
 import vip.cli
+import webhooks.api
+import webhooks.handlers
 from app import api_docs, health, inbound, redis_store
+from app.api_keys import api as api_keys_api
+from app.api_keys import service as api_keys
 from app.audit import api as audit_api
 from app.errors import register_error_handlers
 from app.extensions import api, db, limiter, migrate
@@ -48,11 +52,12 @@ from app.operators import cli as operators_cli
 from config import config_for
 
 # Each module exposes `blueprints`; this order is the order of the OpenAPI document.
-API_MODULES = [operators_api, members.api, card.api, tiers.api, vip.api, points.api, catalog.api, till.api,
-               mall.api, tasks.api, coupons.api, marketing.api, distribution.api, reports.api, audit_api, job_runs_api]
+API_MODULES = [operators_api, api_keys_api, members.api, card.api, tiers.api, vip.api, points.api, catalog.api,
+               till.api, mall.api, tasks.api, coupons.api, marketing.api, distribution.api, reports.api, webhooks.api,
+               audit_api, job_runs_api]
 # Modules that connect receivers to app.events (see app/events.py).
 HANDLER_MODULES = [tasks.handlers, coupons.handlers, benefits.handlers, notifications.handlers,
-                   distribution.handlers]
+                   distribution.handlers, webhooks.handlers]
 # Server-rendered pages (plain Flask blueprints, not in the OpenAPI document).
 PAGE_MODULES = [console.pages]
 CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli,
@@ -88,7 +93,8 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     @app.before_request
     def _request_id():
         """First of the hooks, so that every error, even one the input checks raise, names the request."""
-        for name in ("identity", "operator_username"):  # per request (an app context can outlive one, as in tests)
+        # per request (an app context can outlive one, as in tests)
+        for name in ("identity", "identity_error", "operator_username", "api_key_name"):
             g.pop(name, None)
         g.request_id = inbound.request_id(request.headers.get("X-Request-ID"))
 
@@ -108,6 +114,13 @@ def create_app(mode: str | None = None, overrides: dict | None = None) -> Flask:
     limiter.init_app(app)
     api.init_app(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    api.spec.components.security_scheme("apiKeySignature", {
+        "type": "apiKey", "in": "header", "name": "X-Api-Key",
+        "description": "A store POS's API key: X-Api-Key, X-Timestamp (Unix seconds, within 5 minutes), X-Nonce "
+                       "(new each request) and X-Signature = hex HMAC-SHA256(secret, METHOD\\nPATH?QUERY\\n"
+                       "sha256hex(body)\\nTIMESTAMP\\nNONCE); X-Store (a store code) for a key of every store. "
+                       "See docs/pos_api_keys.md."})
+    app.after_request(api_keys.record_call)
     register_error_handlers(app)
     console.session.csrf.init_app(app)
 

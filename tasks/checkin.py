@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app import clock
+from app import clock, events
 from app.errors import Conflict
 from app.extensions import db
 from app.transactions import atomic
@@ -107,6 +107,8 @@ def _reward(task: TaskDefinition, row: CheckIn) -> dict:
             bonuses.append({"kind": "milestone", "day": milestone["total"], **_plain(paid)})
     row.points, row.growth, row.bonus = total["points"], total["growth"], bonuses
     db.session.flush()
+    events.task_completed.send(None, member_id=row.member_id, task_code=task.code, completion_id=row.id,
+                               points=total["points"], growth=total["growth"])
     return {"day": row.day, "streak": row.streak, "total": row.total, "reward": total, "bonuses": bonuses,
             "next_bonus": next_bonus(task, row.streak)}
 

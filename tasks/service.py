@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import clock, config_cache, fast_writes
+from app import clock, config_cache, events, fast_writes
 from app.audit import service as audit
 from app.errors import ApiError, Conflict, NotFound, ValidationError
 from app.extensions import db
@@ -203,6 +203,8 @@ def record(task: TaskDefinition, member_id: int, ref: str) -> TaskCompletion:
     if paid["coupon_id"] is not None:
         db.session.execute(_SET_COMPLETION_COUPON, {"completion_id": completion.id, "coupon": paid["coupon_id"]})
         fast_writes.mark_written(completion, ["coupon_id"], {"coupon_id": paid["coupon_id"]})
+    events.task_completed.send(None, member_id=member_id, task_code=task.code, completion_id=completion.id,
+                               points=points, growth=growth)
     return completion
 
 

@@ -7,6 +7,7 @@ from app.auth import (
     STORE_ROLES,
     admin_required,
     current_identity,
+    current_operator_id,
     current_store_id,
     staff_required,
 )
@@ -88,7 +89,7 @@ class PurchasesView(MethodView):
         # The answer is built in PurchaseOut's shape (tests/points/test_purchases.py checks it is the schema's
         # fixed point) and stored as such for replays: sent as it is, not dumped through the schema again.
         identity = current_identity()
-        return jsonify(purchases.record(current_store_id(), identity.id, body, identity.role)), 201
+        return jsonify(purchases.record(current_store_id(), current_operator_id(), body, identity.role)), 201
 
 
 @pos_blp.route("/purchases/<string:order_no>")

@@ -172,7 +172,8 @@ def _write_purchase(store_id: int, operator_id: int | None, member: Member, acco
     grown = tier_growth.add_purchase(member.id, growth, ref=key)
     added = events.answer_fields(events.purchase_recorded.send(
         None, member_id=member.id, purchase_id=purchase_id, order_no=order_no, points_earned=quote["points_to_earn"],
-        earn_entry_id=earn.id if earn else None, first=grown.purchase_count == 1))
+        earn_entry_id=earn.id if earn else None, first=grown.purchase_count == 1, store_id=store_id,
+        paid=quote["payable"], points_spent=quote["points_used"]))
     answer = {
         "order_no": order_no,
         "purchase_id": purchase_id,
@@ -328,7 +329,8 @@ def _write_refund(store_id: int, purchase: Purchase, body: dict, digest: str) ->
     if full:
         checkout.restore_for_refund(purchase.id)
     events.purchase_refunded.send(None, member_id=purchase.member_id, purchase_id=purchase.id, refund_id=row.id,
-                                  full=full, first=full and _was_first(purchase))
+                                  full=full, first=full and _was_first(purchase), order_no=purchase.order_no,
+                                  amount=row.amount)
     db.session.flush()
     answer = {
         "refund_no": row.refund_no,

@@ -177,7 +177,7 @@ def _activate(order: VipOrder, transaction_id: str) -> VipPeriod:
     member.vip_until = period.ends_at
     members_service.add_tag(member.id, "vip")
     db.session.flush()
-    events.vip_activated.send(None, member_id=member.id, order_id=order.id)
+    events.vip_activated.send(None, member_id=member.id, order_id=order.id, vip_until=member.vip_until)
     return period
 
 

@@ -37,6 +37,8 @@ def record(action: str, target_type: str, target_id: Any, before: dict | None, a
     if has_request_context() and "identity" in g and g.identity.kind == "operator":
         actor_kind, actor_id = "operator", g.identity.id
         actor_name = _operator_username(actor_id)
+    elif has_request_context() and "identity" in g and g.identity.kind == "api_key":  # a POS's signed request
+        actor_kind, actor_id, actor_name = "api_key", g.identity.id, g.get("api_key_name")
     row = AuditLog(
         actor_kind=actor_kind,
         actor_id=actor_id,
