@@ -2,7 +2,7 @@
 deliveries
 
 Revision ID: 0021_api_keys_and_webhooks
-Revises: 0017_consumed_codes_by_time
+Revises: 0020_distribution
 Create Date: 2026-11-29 18:20:46.752324
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_api_keys_and_webhooks"
-down_revision = "0017_consumed_codes_by_time"
+down_revision = "0020_distribution"
 branch_labels = None
 depends_on = None
 
