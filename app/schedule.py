@@ -52,6 +52,7 @@ JOBS: dict[str, JobSpec] = {
 ON_DEMAND: dict[str, JobSpec] = {
     "deliver_notifications": JobSpec("notifications.jobs.drain", "notify"),
     "issue_coupons": JobSpec("marketing.jobs.issue_coupons", "grants"),
+    "import_members": JobSpec("onboarding.jobs.import_members", "grants", timeout=6 * 3600),
 }
 
 

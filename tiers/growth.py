@@ -14,12 +14,14 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from app import clock, events, fast_writes
 from app.errors import NotFound
 from app.extensions import db
+from app.sql import insert_many
 from members.models import Member, Tier
 from tiers.ladder import get_policy, ladder_copy, next_review_on, tier_by_id, tier_of
 from tiers.models import GrowthEvent, TierChange
 
 log = logging.getLogger(__name__)
 REVIEW_RESET = "review_reset"  # the growth log row of a downgrade: lifetime growth lowered to the new tier
+OPENING = "opening"  # the growth log row and tier change of an imported member (onboarding/)
 
 
 # --- growth and tier changes --------------------------------------------------------------------------
@@ -44,6 +46,28 @@ def change_tier(member: Member, target: Tier | SimpleNamespace, reason: str, ref
     change = {"from": current.code if current else None, "to": target.code}
     events.tier_changed.send(None, member_id=member.id, from_tier=change["from"], to_tier=target.code, reason=reason)
     return change
+
+
+def opening_tier(code: str | None, growth: int) -> SimpleNamespace | None:
+    """The tier an imported member starts in: the one the brand's file names (a code of the ladder), else the
+    highest one their growth reaches, else the entry tier."""
+    tiers = ladder_copy()
+    if code:
+        return next(tier for tier in tiers if tier.code == code)
+    return _tier_for_growth(growth) or (tiers[0] if tiers else None)
+
+
+def record_openings(openings: list[tuple[int, int | None, int]], ref: str) -> None:
+    """The history of members an import created with their tier and growth ((member id, tier id, growth)):
+    one tier change from no tier (reason `opening`) and one growth log row when growth > 0, two INSERTs per
+    call. No `tier_changed` announcement: an imported tier is not an upgrade to congratulate anyone on."""
+    now = clock.now()
+    insert_many(TierChange.__table__, [
+        {"member_id": member_id, "from_tier_id": None, "to_tier_id": tier_id, "reason": OPENING, "ref": ref,
+         "growth": growth, "created_at": now} for member_id, tier_id, growth in openings if tier_id is not None])
+    insert_many(GrowthEvent.__table__, [
+        {"member_id": member_id, "delta": growth, "growth_after": growth, "reason": OPENING, "ref": ref,
+         "created_at": now} for member_id, _, growth in openings if growth > 0])
 
 
 def lock_member(member_id: int) -> Member:
@@ -129,9 +153,11 @@ def _loaded(member_id: int) -> Member:
 
 
 def period_growth(member: Member, until: datetime) -> int:
-    """Growth earned in the member's review period: a downgrade's reset is bookkeeping, not earning."""
+    """Growth earned in the member's review period: a downgrade's reset is bookkeeping, not earning, and an
+    imported opening growth is the old program's history (the first review judges what was earned here)."""
     stmt = select(func.coalesce(func.sum(GrowthEvent.delta), 0)).where(
-        GrowthEvent.member_id == member.id, GrowthEvent.created_at < until, GrowthEvent.reason != REVIEW_RESET)
+        GrowthEvent.member_id == member.id, GrowthEvent.created_at < until,
+        GrowthEvent.reason.not_in((REVIEW_RESET, OPENING)))
     if member.tier_period_start is not None:
         stmt = stmt.where(GrowthEvent.created_at >= member.tier_period_start)
     return int(db.session.scalar(stmt))
