@@ -9,9 +9,8 @@ from app.extensions import db
 from members.models import MemberIdentity, MemberTag
 from onboarding.models import ImportBatch, ImportRowError
 from points.models import LedgerEntry, PointsLot
+from tests.onboarding.helpers import balance, imported_count, member, opening_points, run_cli, write_csv, write_jsonl
 from tiers.models import GrowthEvent, TierChange
-from tests.onboarding.helpers import (balance, imported_count, member, opening_points, run_cli, write_csv,
-                                      write_jsonl)
 
 ALICE = {"external_id": "C001", "phone": "+86 138-0013-8000", "unionid": "u-alice", "openid": "", "name": "王丽",
          "birthday": "1990-05-20", "gender": "女", "tier": "gold", "growth": "6200",
@@ -33,7 +32,8 @@ def test_a_customer_comes_in_with_tier_growth_lots_vip_tags_and_an_opening_entry
     identities = set(db.session.execute(select(MemberIdentity.kind, MemberIdentity.value)
                                         .where(MemberIdentity.member_id == alice.id)))
     assert identities == {("unionid", "u-alice")}
-    tags = dict(db.session.execute(select(MemberTag.tag, MemberTag.source).where(MemberTag.member_id == alice.id)).all())
+    tags = dict(db.session.execute(select(MemberTag.tag, MemberTag.source)
+                                   .where(MemberTag.member_id == alice.id)).all())
     assert tags == {"老客": "manual", "高净值": "manual", "channel:store_s1": "auto"}
     batch = db.session.scalar(select(ImportBatch))
     entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.member_id == alice.id))
