@@ -131,6 +131,7 @@ def body_limit(max_bytes: int) -> Callable[[Callable], Callable]:
             request.max_content_length = max_bytes
             return func(*args, **kwargs)
 
+        wrapper.max_body_bytes = max_bytes  # read by hooks that parse the body before the view (the console's CSRF)
         return wrapper
 
     return decorate

@@ -42,6 +42,10 @@ def load() -> None:
     for name in ("csrf_token", "session_expired"):  # per request: an app context can outlive one (tests)
         g.pop(name, None)
     if request.method == "POST":
+        # An upload page (app.inbound.body_limit) takes a bigger body: the CSRF check reads the form first.
+        limit = getattr(current_app.view_functions.get(request.endpoint), "max_body_bytes", None)
+        if limit:
+            request.max_content_length = limit
         csrf.protect()
     g.operator = None
     operator_id = session.get(OPERATOR_KEY)

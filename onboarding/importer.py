@@ -80,6 +80,8 @@ def open_file_batch(stream: IO[bytes], filename: str, fmt: str | None, *, dry_ru
     fmt = rows.file_format(filename, fmt)
     facts = rows.scan(stream, fmt)
     stream.seek(0)
+    rows.check_header(stream, fmt)
+    stream.seek(0)
     if not dry_run:
         found = _resumable(facts.fingerprint, source)
         if found is not None:
@@ -179,15 +181,26 @@ def enqueue(batch_id: int) -> bool:
 
 def run_upload(batch_id: int) -> dict:
     """The job's work: the batch over its stored file, each chunk reported to the job's run as it commits."""
-    def report(batch: ImportBatch) -> None:
-        job_runtime.batch_done({"scanned": batch.rows_done, "changed": batch.imported, "skipped": batch.skipped,
-                                "failed": batch.failed}, batch.rows_total)
+    def report(progress: Progress) -> None:
+        job_runtime.batch_done({"scanned": progress.rows_done, "changed": progress.imported,
+                                "skipped": progress.skipped, "failed": progress.failed}, progress.rows_total)
 
     batch = run(batch_id, stored_file(batch_id), on_chunk=report)
     return {"scanned": batch.rows_done, "changed": batch.imported, "skipped": batch.skipped, "failed": batch.failed}
 
 
 # --- running ----------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Progress:
+    """A batch's figures as its last chunk committed them."""
+
+    rows_done: int
+    rows_total: int
+    imported: int
+    skipped: int
+    failed: int
+
 
 @dataclass
 class _Counts:
@@ -205,7 +218,7 @@ def context() -> rows.Context:
 
 
 def run(batch_id: int, stream: IO[bytes], *, chunk_size: int = CHUNK,
-        on_chunk: Callable[[ImportBatch], None] | None = None) -> ImportBatch:
+        on_chunk: Callable[[Progress], None] | None = None) -> ImportBatch:
     """Run (or resume) a batch over its file: rows up to `rows_done` are read past, the rest checked and
     written a chunk per transaction; `on_chunk` hears each committed chunk (the CLI's progress bar). A file
     refused as a whole (its header) fails the batch with the reason and raises it."""
@@ -256,10 +269,11 @@ def _fail(batch_id: int, reason: str) -> None:
 
 
 def _write_chunk(batch_id: int, items: list[rows.Row | rows.Refused], dry_run: bool,
-                 on_chunk: Callable[[ImportBatch], None] | None) -> None:
+                 on_chunk: Callable[[Progress], None] | None) -> None:
     for attempt in range(CHUNK_RETRIES):
         try:
             batch = _chunk(batch_id, items, dry_run)
+            progress = Progress(batch.rows_done, batch.rows_total, batch.imported, batch.skipped, batch.failed)
             db.session.commit()
             break
         except IntegrityError:
@@ -267,8 +281,8 @@ def _write_chunk(batch_id: int, items: list[rows.Row | rows.Refused], dry_run: b
             log.info("import batch %s: chunk at row %s lost a race; checking it again", batch_id, items[0].number)
             if attempt == CHUNK_RETRIES - 1:
                 raise
-    if on_chunk is not None:
-        on_chunk(batch)
+    if on_chunk is not None:  # told what was committed, read before the commit: no read (no transaction) here
+        on_chunk(progress)
 
 
 def _lock_batch(batch_id: int) -> ImportBatch:

@@ -170,10 +170,14 @@ def read(stream: IO[bytes], fmt: str) -> Iterator[tuple[int, dict[str, Any] | No
         yield from _read_jsonl(text)
 
 
-def _read_csv(text: IO[str]) -> Iterator[tuple[int, dict | None, str | None]]:
-    reader = csv.reader(text)
-    header = next(reader, None)
-    if header is None:
+def check_header(stream: IO[bytes], fmt: str) -> None:
+    """Refuse a CSV whose header is wrong before a batch exists (the upload's 422); reads the first line only."""
+    if fmt == "csv":
+        _header_names(next(csv.reader([stream.readline().decode("utf-8-sig")]), None))
+
+
+def _header_names(header: list[str] | None) -> list[str]:
+    if not header:
         raise ValidationError("file", "The file has no header row.", code="bad_import_file")
     names = [name.strip().lower() for name in header]
     unknown = [name for name in names if name not in COLUMNS]
@@ -184,6 +188,12 @@ def _read_csv(text: IO[str]) -> Iterator[tuple[int, dict | None, str | None]]:
         raise ValidationError("file", "The header has no external_id column.", code="bad_import_file")
     if len(set(names)) != len(names):
         raise ValidationError("file", "A column is named twice in the header.", code="bad_import_file")
+    return names
+
+
+def _read_csv(text: IO[str]) -> Iterator[tuple[int, dict | None, str | None]]:
+    reader = csv.reader(text)
+    names = _header_names(next(reader, None))
     number = 0
     for record in reader:
         if not record or (len(record) == 1 and not record[0].strip()):

@@ -10,6 +10,7 @@ from members.models import MemberIdentity, MemberTag
 from onboarding.models import ImportBatch, ImportRowError
 from points.models import LedgerEntry, PointsLot
 from tests.onboarding.helpers import balance, imported_count, member, opening_points, run_cli, write_csv, write_jsonl
+from tiers import growth, review
 from tiers.models import GrowthEvent, TierChange
 
 ALICE = {"external_id": "C001", "phone": "+86 138-0013-8000", "unionid": "u-alice", "openid": "", "name": "王丽",
@@ -119,7 +120,7 @@ def test_a_file_refused_whole_writes_nothing(app, tiers, tmp_path):
     (tmp_path / "latin.csv").write_bytes("external_id,name\n1,Jos\xe9\n".encode("latin-1"))
     result = run_cli(app, tmp_path / "latin.csv")
     assert result.exit_code == 1 and "not UTF-8" in result.output
-    assert db.session.scalar(select(ImportBatch.state)) == "failed"  # the header's batch says why it stopped
+    assert db.session.scalar(select(ImportBatch)) is None  # refused before a batch exists
 
 
 def test_a_dry_run_checks_the_same_and_writes_only_its_report(app, tiers, at, tmp_path):
@@ -155,3 +156,17 @@ def test_a_report_file_lists_every_refused_row(app, tiers, tmp_path):
     lines = report.read_text(encoding="utf-8").splitlines()
     assert lines[0] == "row,external_id,field,reason" and len(lines) == 26
     assert lines[25] == "25,E24,phone,must be an 11-digit mainland mobile number"
+
+
+def test_the_first_review_judges_growth_earned_here_not_the_imported_growth(app, tiers, at, tmp_path):
+    at("2026-03-05T10:00:00+08:00")
+    run_cli(app, write_csv(tmp_path / "old.csv", [{"external_id": "G1", "tier": "gold", "growth": "6200"},
+                                                  {"external_id": "G2", "tier": "gold", "growth": "6200"}]))
+    at("2026-06-01T10:00:00+08:00")
+    growth.add_growth(member("G2").id, 3000, "purchase", "order-1")
+    db.session.commit()
+    at("2027-03-05T10:00:00+08:00")
+    review.review_tiers()
+    db.session.expire_all()
+    assert member("G1").tier_id == tiers["silver"].id  # 0 earned since the import < gold's 2,500 to stay
+    assert member("G2").tier_id == tiers["gold"].id
