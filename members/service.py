@@ -15,7 +15,7 @@ from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from members.models import Member, MemberIdentity, MemberTag, Tier
 
-INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 characters, no 0/O, 1/I: read aloud at a till
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -76,8 +76,10 @@ def entry_tier() -> Tier | None:
 
 
 def new_invite_code() -> str:
-    """A fresh invite code (unique by the column: a clash fails the INSERT, whose caller tries again)."""
-    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+    """A fresh invite code (unique by the column: a clash fails the INSERT, whose caller tries again). One
+    random byte per character: the alphabet has 32 letters, so `byte % 32` is uniform (an import makes a
+    million of these, and secrets.choice per character cost more than the rest of a member's row)."""
+    return "".join(INVITE_ALPHABET[byte % 32] for byte in secrets.token_bytes(8))
 
 
 def _identify(code: str) -> dict:

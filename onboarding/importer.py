@@ -44,8 +44,8 @@ from members.service import new_invite_code
 from onboarding import rows
 from onboarding.models import ImportBatch, ImportFileChunk, ImportRowError
 from points import ledger
-from tiers.growth import opening_tier, record_openings
-from tiers.ladder import ladder_copy, next_review_on
+from tiers.growth import opening_tiers, record_openings
+from tiers.ladder import ladder_copy
 
 log = logging.getLogger(__name__)
 
@@ -372,17 +372,17 @@ def _taken_identities(kind: str, app_id: str, values: list[str]) -> set[str]:
 
 def _write(batch_id: int, good: list[rows.Row]) -> None:
     """The members of a chunk and everything they bring, one INSERT per table."""
-    now, today = clock.now(), clock.business_today()
+    now = clock.now()
     tiers = {}
     member_rows = []
-    for row in good:
-        tier = opening_tier(row.tier, row.growth)
+    openings = opening_tiers([(row.tier, row.growth) for row in good], clock.business_today())
+    for row, (tier, review_on) in zip(good, openings, strict=True):
         tiers[row.external_id] = tier
         values = dict.fromkeys(_MEMBER_COLUMNS)
         values.update(
             nickname=row.name, gender=row.gender, birthday=row.birthday, phone=row.phone,
             tier_id=tier.id if tier else None, growth=row.growth, purchase_count=0, code_nonce=0,
-            tier_period_start=now if tier else None, tier_review_on=next_review_on(tier, today) if tier else None,
+            tier_period_start=now if tier else None, tier_review_on=review_on,
             vip_until=row.vip_until, invite_code=new_invite_code(), source_channel=row.source_channel,
             external_id=row.external_id, created_at=row.joined_at or now)
         member_rows.append(values)

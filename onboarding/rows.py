@@ -111,6 +111,20 @@ class Context:
     now: datetime
     today: date
     default_expiry: datetime | None  # the policy's expiry of points credited now (None: never)
+    day_ends: dict[date, datetime] = field(default_factory=dict)  # a few dates recur in a whole file
+    day_starts: dict[date, datetime] = field(default_factory=dict)
+
+    def end_of(self, day: date) -> datetime:
+        found = self.day_ends.get(day)
+        if found is None:
+            found = self.day_ends[day] = clock.end_of_business_day(day)
+        return found
+
+    def start_of(self, day: date) -> datetime:
+        found = self.day_starts.get(day)
+        if found is None:
+            found = self.day_starts[day] = clock.start_of_business_day(day)
+        return found
 
 
 # --- the file ---------------------------------------------------------------------------------------------
@@ -338,7 +352,7 @@ def _lot(amount: Any, expires_on: Any, ctx: Context) -> Lot:
         return Lot(points, ctx.default_expiry)
     if day < ctx.today:
         raise _Bad(f"the lot of {points} expired on {day.isoformat()}")
-    return Lot(points, clock.end_of_business_day(day))
+    return Lot(points, ctx.end_of(day))
 
 
 def _points(value: Any, ctx: Context) -> list[Lot]:
@@ -375,7 +389,7 @@ def _total_in_range(lots: list[Lot]) -> list[Lot]:
 
 def _vip_until(value: Any, ctx: Context) -> datetime | None:
     day = _day(value)
-    return None if day is None else clock.end_of_business_day(day)
+    return None if day is None else ctx.end_of(day)
 
 
 def _tags(value: Any, ctx: Context) -> list[str]:
@@ -411,7 +425,7 @@ def _joined_at(value: Any, ctx: Context) -> datetime | None:
         return None
     try:
         if len(text) == 10:
-            moment = clock.start_of_business_day(date.fromisoformat(text))
+            moment = ctx.start_of(date.fromisoformat(text))
         else:
             moment = datetime.fromisoformat(text)
             if moment.tzinfo is None:

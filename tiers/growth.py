@@ -48,23 +48,36 @@ def change_tier(member: Member, target: Tier | SimpleNamespace, reason: str, ref
     return change
 
 
-def opening_tier(code: str | None, growth: int) -> SimpleNamespace | None:
-    """The tier an imported member starts in: the one the brand's file names (a code of the ladder), else the
-    highest one their growth reaches, else the entry tier."""
+def opening_tiers(wanted: list[tuple[str | None, int]], today: date) -> list[tuple[SimpleNamespace | None,
+                                                                                 date | None]]:
+    """The tier and first review date each imported member starts with, for (tier code or None, growth): the
+    tier the brand's file names (a code of the ladder), else the highest one the growth reaches, else the entry
+    tier. The ladder is read once for the whole list, and each tier's review date computed once."""
     tiers = ladder_copy()
-    if code:
-        return next(tier for tier in tiers if tier.code == code)
-    return _tier_for_growth(growth) or (tiers[0] if tiers else None)
+    by_code = {tier.code: tier for tier in tiers}
+    reviews: dict[int, date | None] = {}
+    found = []
+    for code, growth in wanted:
+        tier = by_code[code] if code else next((t for t in reversed(tiers) if t.growth_threshold <= growth),
+                                               tiers[0] if tiers else None)
+        if tier is not None and tier.id not in reviews:
+            reviews[tier.id] = next_review_on(tier, today)
+        found.append((tier, reviews[tier.id] if tier is not None else None))
+    return found
 
 
 def record_openings(openings: list[tuple[int, int | None, int]], ref: str) -> None:
     """The history of members an import created with their tier and growth ((member id, tier id, growth)):
-    one tier change from no tier (reason `opening`) and one growth log row when growth > 0, two INSERTs per
-    call. No `tier_changed` announcement: an imported tier is not an upgrade to congratulate anyone on."""
+    one tier change from no tier (reason `opening`) above the entry tier (a new member enters that one with no
+    change row either) and one growth log row when growth > 0, two INSERTs per call. No `tier_changed`
+    announcement: an imported tier is not an upgrade to congratulate anyone on."""
     now = clock.now()
+    tiers = ladder_copy()
+    entry = tiers[0].id if tiers else None
     insert_many(TierChange.__table__, [
         {"member_id": member_id, "from_tier_id": None, "to_tier_id": tier_id, "reason": OPENING, "ref": ref,
-         "growth": growth, "created_at": now} for member_id, tier_id, growth in openings if tier_id is not None])
+         "growth": growth, "created_at": now} for member_id, tier_id, growth in openings
+        if tier_id is not None and tier_id != entry])
     insert_many(GrowthEvent.__table__, [
         {"member_id": member_id, "delta": growth, "growth_after": growth, "reason": OPENING, "ref": ref,
          "created_at": now} for member_id, _, growth in openings if growth > 0])
