@@ -5,10 +5,10 @@ Every seed is idempotent: it looks things up by code before creating them.
 """
 from __future__ import annotations
 
-from demo import coupons, mall, members, operators, points, reports, shoppers, tasks, vip
+from demo import coupons, mall, members, onboarding, operators, points, reports, shoppers, tasks, vip
 
-PARTS = [operators, coupons, members, vip, points, mall, tasks, shoppers, reports]
-HISTORY = {shoppers}  # months of shoppers' activity: slow, and not every test wants it
+PARTS = [operators, coupons, members, vip, points, mall, tasks, shoppers, onboarding, reports]
+HISTORY = {shoppers, onboarding}  # the shoppers' months and the old customers: members most tests do not want
 
 
 def seed(with_history: bool = True) -> list[str]:
