@@ -55,7 +55,15 @@ def insert_many(table: Table, rows: list[dict], *, ignore_conflicts: bool = Fals
             sql += " ON CONFLICT DO NOTHING"
         if returning:
             sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
-        result = db.session.execute(text(sql), {"rows": json.dumps(rows, default=_json_value, ensure_ascii=False)})
+        seen: dict = {}  # a batch repeats a few moments (its `now`, a few expiry days) thousands of times
+
+        def as_json(value):
+            found = seen.get(value)
+            if found is None:
+                found = seen[value] = _json_value(value)
+            return found
+
+        result = db.session.execute(text(sql), {"rows": json.dumps(rows, default=as_json, ensure_ascii=False)})
         return result.all() if returning else []
     stmt = sqlite.insert(table)
     if ignore_conflicts:

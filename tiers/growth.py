@@ -21,7 +21,7 @@ from tiers.models import GrowthEvent, TierChange
 
 log = logging.getLogger(__name__)
 REVIEW_RESET = "review_reset"  # the growth log row of a downgrade: lifetime growth lowered to the new tier
-OPENING = "opening"  # the growth log row and tier change of an imported member (onboarding/)
+OPENING = "opening"  # the tier change of an imported member (onboarding/)
 
 
 # --- growth and tier changes --------------------------------------------------------------------------
@@ -68,9 +68,10 @@ def opening_tiers(wanted: list[tuple[str | None, int]], today: date) -> list[tup
 
 def record_openings(openings: list[tuple[int, int | None, int]], ref: str) -> None:
     """The history of members an import created with their tier and growth ((member id, tier id, growth)):
-    one tier change from no tier (reason `opening`) above the entry tier (a new member enters that one with no
-    change row either) and one growth log row when growth > 0, two INSERTs per call. No `tier_changed`
-    announcement: an imported tier is not an upgrade to congratulate anyone on."""
+    one tier change from no tier (reason `opening`, the growth they came with) above the entry tier (a new
+    member enters that one with no change row either), one INSERT per call. No growth log row: the imported
+    growth was not earned here, and the first review judges only growth earned since the import (the log is
+    what a review sums). No `tier_changed` announcement: an imported tier is no upgrade to congratulate."""
     now = clock.now()
     tiers = ladder_copy()
     entry = tiers[0].id if tiers else None
@@ -78,9 +79,6 @@ def record_openings(openings: list[tuple[int, int | None, int]], ref: str) -> No
         {"member_id": member_id, "from_tier_id": None, "to_tier_id": tier_id, "reason": OPENING, "ref": ref,
          "growth": growth, "created_at": now} for member_id, tier_id, growth in openings
         if tier_id is not None and tier_id != entry])
-    insert_many(GrowthEvent.__table__, [
-        {"member_id": member_id, "delta": growth, "growth_after": growth, "reason": OPENING, "ref": ref,
-         "created_at": now} for member_id, _, growth in openings if growth > 0])
 
 
 def lock_member(member_id: int) -> Member:
@@ -166,11 +164,9 @@ def _loaded(member_id: int) -> Member:
 
 
 def period_growth(member: Member, until: datetime) -> int:
-    """Growth earned in the member's review period: a downgrade's reset is bookkeeping, not earning, and an
-    imported opening growth is the old program's history (the first review judges what was earned here)."""
+    """Growth earned in the member's review period: a downgrade's reset is bookkeeping, not earning."""
     stmt = select(func.coalesce(func.sum(GrowthEvent.delta), 0)).where(
-        GrowthEvent.member_id == member.id, GrowthEvent.created_at < until,
-        GrowthEvent.reason.not_in((REVIEW_RESET, OPENING)))
+        GrowthEvent.member_id == member.id, GrowthEvent.created_at < until, GrowthEvent.reason != REVIEW_RESET)
     if member.tier_period_start is not None:
         stmt = stmt.where(GrowthEvent.created_at >= member.tier_period_start)
     return int(db.session.scalar(stmt))
