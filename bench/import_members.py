@@ -11,8 +11,8 @@ growth), then:
 
 1. `import`: `flask import members`'s code path (onboarding.importer.run, chunks of --chunk rows);
 2. `re-run`: the same file again as a new batch (every row skipped by its external id: what a resume costs);
-3. `floor`: the tables emptied and the same rows (members, identities, tags, tier changes, growth log, points
-   accounts, entries, lots) inserted by INSERT .. SELECT FROM generate_series: no Python, no file, no checks;
+3. `floor`: the tables emptied and the same rows (members, identities, tags, tier changes, points accounts,
+   entries, lots) inserted by INSERT .. SELECT FROM generate_series: no Python, no file, no checks;
    the database's own cost of those rows and their indexes.
 
 For each: rows/s, wall time, the CPU time of this process (time.process_time) and of its PostgreSQL backend
@@ -91,8 +91,8 @@ def run_import(path: Path, chunk: int) -> None:
           f"opening points {done.points}")
 
 
-FLOOR_TABLES = ("points_lots", "points_ledger", "points_accounts", "growth_events", "tier_changes", "member_tags",
-                "member_identities", "members")
+FLOOR_TABLES = ("points_lots", "points_ledger", "points_accounts", "tier_changes", "member_tags", "member_identities",
+                "members")
 
 
 def floor(rows: int) -> None:
@@ -121,10 +121,8 @@ def floor(rows: int) -> None:
         SELECT id, 'channel:' || source_channel, 'auto', now() FROM members WHERE source_channel IS NOT NULL"""))
     db.session.execute(text("""
         INSERT INTO tier_changes (member_id, from_tier_id, to_tier_id, reason, ref, growth, created_at)
-        SELECT id, NULL, tier_id, 'opening', 'import:floor', growth, now() FROM members"""))
-    db.session.execute(text("""
-        INSERT INTO growth_events (member_id, delta, growth_after, reason, ref, created_at)
-        SELECT id, growth, growth, 'opening', 'import:floor', now() FROM members WHERE growth > 0"""))
+        SELECT id, NULL, tier_id, 'opening', 'import:floor', growth, now() FROM members WHERE tier_id <> :normal"""),
+        tiers)
     db.session.execute(text("""
         INSERT INTO points_accounts (member_id, available, pending, debt, updated_at)
         SELECT id, id % 900 + 100 + CASE WHEN id % 2 = 1 THEN id % 300 + 1 ELSE 0 END, 0, 0, now()
