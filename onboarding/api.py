@@ -7,8 +7,9 @@ from marshmallow import RAISE
 from app.auth import current_identity, operator_required
 from app.inbound import body_limit
 from app.openapi import Blueprint as UploadBlueprint
+from app.pagination import ListArgs
 from onboarding import importer
-from onboarding.schemas import ImportBatchOut, ImportBatchPage, ImportErrorPage, ImportListArgs, ImportUpload
+from onboarding.schemas import ImportBatchOut, ImportBatchPage, ImportErrorPage, ImportUpload
 
 blp = UploadBlueprint("imports", __name__, url_prefix="/api/v1/admin/imports",
                       description="Import of the brand's existing customers")
@@ -36,7 +37,7 @@ class Imports(MethodView):
         return _out(batch)
 
     @admin_only
-    @blp.arguments(ImportListArgs, location="query", unknown=RAISE)
+    @blp.arguments(ListArgs, location="query", unknown=RAISE)
     @blp.response(200, ImportBatchPage)
     def get(self, args):
         """Import batches, newest first."""
@@ -56,7 +57,7 @@ class ImportView(MethodView):
 @blp.route("/<int:batch_id>/errors")
 class ImportErrors(MethodView):
     @admin_only
-    @blp.arguments(ImportListArgs, location="query", unknown=RAISE)
+    @blp.arguments(ListArgs, location="query", unknown=RAISE)
     @blp.response(200, ImportErrorPage)
     def get(self, args, batch_id: int):
         """The rows a batch refused, in row order: row number, field, reason."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from app.fields import Upload
-from app.pagination import ListArgs, page_schema
+from app.pagination import page_schema
 
 
 class ImportUpload(Schema):
@@ -45,4 +45,3 @@ class ImportRowErrorOut(Schema):
 
 ImportBatchPage = page_schema(ImportBatchOut, "ImportBatchPage")
 ImportErrorPage = page_schema(ImportRowErrorOut, "ImportErrorPage")
-ImportListArgs = ListArgs

@@ -170,3 +170,21 @@ def test_the_first_review_judges_growth_earned_here_not_the_imported_growth(app,
     db.session.expire_all()
     assert member("G1").tier_id == tiers["silver"].id  # 0 earned since the import < gold's 2,500 to stay
     assert member("G2").tier_id == tiers["gold"].id
+
+
+def test_a_chunk_that_loses_a_race_is_checked_and_written_again(app, tiers, at, tmp_path, login, monkeypatch):
+    """An invite code that clashes (or a phone bound meanwhile) fails the chunk's INSERT: it is rolled back whole
+    and done again, with fresh codes and fresh checks."""
+    from members.models import Member
+    from onboarding import importer
+
+    at("2026-03-05T10:00:00+08:00")
+    _, shopper_id = login("early")
+    taken = db.session.get(Member, shopper_id).invite_code
+    codes = iter([taken])
+    real = importer.new_invite_code
+    monkeypatch.setattr(importer, "new_invite_code", lambda: next(codes, None) or real())
+    result = run_cli(app, write_csv(tmp_path / "old.csv", [{"external_id": "R1", "points": "5"},
+                                                           {"external_id": "R2", "points": "6"}]))
+    assert "imported 2, skipped 0 already imported, refused 0 rows; opening points 11" in result.output
+    assert opening_points() == 11 and imported_count() == 2

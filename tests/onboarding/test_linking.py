@@ -94,3 +94,17 @@ def test_two_shoppers_binding_one_imported_phone_at_once_link_one_of_them(app, t
     openids = db.session.scalars(select(MemberIdentity.value).where(MemberIdentity.member_id == imported.id,
                                                                     MemberIdentity.kind == "openid")).all()
     assert len(openids) == 1
+
+
+def test_a_shopper_who_already_bought_here_cannot_claim_an_imported_phone(app, client, tiers, at, tmp_path, login,
+                                                                          fake_wechat):
+    from members.models import Member
+
+    at("2026-03-05T10:00:00+08:00")
+    _import(app, tmp_path, {"external_id": "Q1", "phone": "13800000006", "points": "10"})
+    token, shopper_id = login("quinn")
+    db.session.get(Member, shopper_id).purchase_count = 1  # their own history here would be left behind
+    db.session.commit()
+    fake_wechat.add_phone("imported", "13800000006")
+    refused = client.post("/api/v1/me/phone", json={"code": "imported"}, headers=bearer(token))
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "phone_taken"
