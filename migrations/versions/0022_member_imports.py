@@ -17,7 +17,7 @@ depends_on = None
 def upgrade():
     with op.batch_alter_table("members", schema=None) as batch_op:
         batch_op.add_column(sa.Column("external_id", sa.String(length=64), nullable=True))
-        batch_op.create_unique_constraint(batch_op.f("uq_members_external_id"), ["external_id"])
+        batch_op.create_index(batch_op.f("ix_members_external_id"), ["external_id"], unique=True)
     op.create_table(
         "import_batches",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -73,5 +73,5 @@ def downgrade():
     op.drop_index("ix_import_batches_fingerprint", table_name="import_batches")
     op.drop_table("import_batches")
     with op.batch_alter_table("members", schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f("uq_members_external_id"), type_="unique")
+        batch_op.drop_index(batch_op.f("ix_members_external_id"))
         batch_op.drop_column("external_id")
