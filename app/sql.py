@@ -28,6 +28,16 @@ def custom_plans() -> None:
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
+def default_plans() -> None:
+    """PostgreSQL: back to the usual plan caching for the rest of this transaction (after `custom_plans`).
+
+    A bulk INSERT checks each row's foreign keys with cached plans run once per row: under force_custom_plan
+    each check is planned again, and an import's INSERTs cost 2-3 times their CPU (bench/README.md). No-op on
+    SQLite."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL plan_cache_mode = auto"))
+
+
 def _json_value(value):
     if isinstance(value, datetime | date):
         return value.isoformat()

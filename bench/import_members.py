@@ -2,7 +2,7 @@
 written by the database alone.
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/<scratch db> BENCH_REDIS_URL=redis://127.0.0.1:6379/13 \\
-        .venv/bin/python bench/import_members.py [--rows 1000000] [--chunk 2000]
+        .venv/bin/python bench/import_members.py [--rows 1000000] [--chunk 2000] [--steps import,re-run,floor]
 
 It drops and recreates every table of that database (never point it at real data), seeds the demo program
 (tiers, points policy), writes a CSV of N customers (a deterministic mix: 70% with a phone, 30% a unionid,
@@ -152,7 +152,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--chunk", type=int, default=2000)
+    parser.add_argument("--steps", default="import,re-run,floor", help="which of import, re-run, floor to run")
     args = parser.parse_args()
+    steps = set(args.steps.split(","))
     url = os.environ.get("BENCH_DATABASE_URL", "")
     if not url.startswith("postgresql"):
         raise SystemExit("BENCH_DATABASE_URL=postgresql://... (a scratch database: every table is dropped)")
@@ -175,16 +177,19 @@ def main() -> None:
             print(f"wrote {args.rows:,} rows ({path.stat().st_size / 1e6:.0f} MB) in "
                   f"{time.perf_counter() - started:.0f} s; chunks of {args.chunk}", flush=True)
             demo_members = db.session.scalar(select(func.count()).select_from(text("members")))
-            measured("import", args.rows, lambda: run_import(path, args.chunk))
-            print(f"         {table_rows()}")
-            started = time.perf_counter()
-            drifts = ledger.verify()
-            print(f"         points verify: {len(drifts)} drifts ({time.perf_counter() - started:.0f} s)")
-            measured("re-run", args.rows, lambda: run_import(path, args.chunk))
-            db.session.execute(text("TRUNCATE " + ", ".join(FLOOR_TABLES) + " RESTART IDENTITY CASCADE"))
-            db.session.commit()
-            measured("floor", args.rows, lambda: floor(args.rows))
-            print(f"         {table_rows()} (the demo program's {demo_members} members are gone)")
+            if "import" in steps:
+                measured("import", args.rows, lambda: run_import(path, args.chunk))
+                print(f"         {table_rows()}")
+                started = time.perf_counter()
+                drifts = ledger.verify()
+                print(f"         points verify: {len(drifts)} drifts ({time.perf_counter() - started:.0f} s)")
+            if "re-run" in steps:
+                measured("re-run", args.rows, lambda: run_import(path, args.chunk))
+            if "floor" in steps:
+                db.session.execute(text("TRUNCATE " + ", ".join(FLOOR_TABLES) + " RESTART IDENTITY CASCADE"))
+                db.session.commit()
+                measured("floor", args.rows, lambda: floor(args.rows))
+                print(f"         {table_rows()} (the demo program's {demo_members} members are gone)")
 
 
 if __name__ == "__main__":

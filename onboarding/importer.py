@@ -40,7 +40,7 @@ from app.extensions import db
 from app.fast_writes import insert_columns
 from app.pagination import keyset_page
 from app.redis_store import get_redis
-from app.sql import any_of, custom_plans, insert_many
+from app.sql import any_of, custom_plans, default_plans, insert_many
 from members.models import Member, MemberIdentity, MemberTag
 from members.service import new_invite_code
 from onboarding import rows
@@ -350,7 +350,6 @@ def _chunk(batch_id: int, items: list[rows.Row | rows.Refused], dry_run: bool) -
     """One chunk in the caller's transaction: refuse what the database refuses, write the rest, record the
     refusals and the progress. Two runs of one batch cannot both write a chunk: the batch row is locked and
     its `rows_done` must still be below the chunk."""
-    custom_plans()
     batch = _lock_batch(batch_id)
     if batch.rows_done >= items[0].number:
         raise BatchBusy(f"Import batch {batch_id} is being run by another process.")
@@ -396,6 +395,7 @@ def _against_database(good: list[rows.Row]) -> tuple[list[rows.Row], int, list[r
     within the chunk, refuses the row. One SELECT per kind of key for the whole chunk."""
     if not good:
         return [], 0, []
+    custom_plans()  # the look-ups by arrays of keys, planned for their values
     known = set(db.session.scalars(select(Member.external_id).where(
         any_of(Member.external_id, [row.external_id for row in good]))))
     fresh = [row for row in good if row.external_id not in known]
@@ -410,6 +410,7 @@ def _against_database(good: list[rows.Row]) -> tuple[list[rows.Row], int, list[r
     app_id = current_app.config["WECHAT_APPID"]
     taken = {kind: _taken_identities(kind, app, [getattr(row, kind) for row in fresh if getattr(row, kind)])
              for kind, app in (("unionid", ""), ("openid", app_id))}
+    default_plans()  # the INSERTs' per-row foreign-key checks keep their cached plans
     for row in fresh:
         if row.phone in taken_phones:
             _refuse(refused, row, "phone", "already bound to another member")
