@@ -56,6 +56,7 @@ ON_DEMAND: dict[str, JobSpec] = {
     "deliver_notifications": JobSpec("notifications.jobs.drain", "notify"),
     "issue_coupons": JobSpec("marketing.jobs.issue_coupons", "grants"),
     "deliver_webhooks": JobSpec("webhooks.jobs.drain", "webhooks"),
+    "import_members": JobSpec("onboarding.jobs.import_members", "grants", timeout=6 * 3600),
 }
 
 

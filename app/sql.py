@@ -28,6 +28,16 @@ def custom_plans() -> None:
         db.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
+def default_plans() -> None:
+    """PostgreSQL: back to the usual plan caching for the rest of this transaction (after `custom_plans`).
+
+    A bulk INSERT checks each row's foreign keys with cached plans run once per row: under force_custom_plan
+    each check is planned again, and an import's INSERTs cost 2-3 times their CPU (bench/README.md). No-op on
+    SQLite."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL plan_cache_mode = auto"))
+
+
 def _json_value(value):
     if isinstance(value, datetime | date):
         return value.isoformat()
@@ -55,7 +65,15 @@ def insert_many(table: Table, rows: list[dict], *, ignore_conflicts: bool = Fals
             sql += " ON CONFLICT DO NOTHING"
         if returning:
             sql += " RETURNING " + ", ".join(f'"{name}"' for name in returning)
-        result = db.session.execute(text(sql), {"rows": json.dumps(rows, default=_json_value, ensure_ascii=False)})
+        seen: dict = {}  # a batch repeats a few moments (its `now`, a few expiry days) thousands of times
+
+        def as_json(value):
+            found = seen.get(value)
+            if found is None:
+                found = seen[value] = _json_value(value)
+            return found
+
+        result = db.session.execute(text(sql), {"rows": json.dumps(rows, default=as_json, ensure_ascii=False)})
         return result.all() if returning else []
     stmt = sqlite.insert(table)
     if ignore_conflicts:

@@ -2,11 +2,11 @@
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from app.auth import current_member_id, member_required, staff_required
+from app.auth import current_member_id, issue_token, member_required, staff_required
 from card import service
 from members import member_code
 from members import service as members_service
-from members.schemas import PhoneIn, Profile, ProfilePatch, ScanIn, ScanOut
+from members.schemas import PhoneBound, PhoneIn, Profile, ProfilePatch, ScanIn, ScanOut
 
 me_blp = Blueprint("me", __name__, url_prefix="/api/v1/me", description="The logged-in shopper")
 pos_blp = Blueprint("pos_members", __name__, url_prefix="/api/v1/pos", description="Till: member scan")
@@ -33,11 +33,16 @@ class Me(MethodView):
 class MyPhone(MethodView):
     @member_required
     @me_blp.arguments(PhoneIn)
-    @me_blp.response(200, Profile)
+    @me_blp.response(200, PhoneBound)
     def post(self, body):
-        """Bind the phone from a getPhoneNumber code."""
-        members_service.bind_phone(current_member_id(), body["code"])
-        return service.profile(current_member_id())
+        """Bind the phone from a getPhoneNumber code. The phone of an imported customer who never used the
+        mini-program links the shopper to that customer (their points, tier and history): the answer is that
+        member's profile with a new `token`, and the old token stops working."""
+        member = members_service.bind_phone(current_member_id(), body["code"])
+        answer = service.profile(member.id)
+        if member.id != current_member_id():
+            answer["token"] = issue_token("member", member.id)
+        return answer
 
 
 @pos_blp.route("/scan")

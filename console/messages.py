@@ -126,6 +126,12 @@ MESSAGES: dict[str, str] = {
     "too_many_rows": "行数过多，请缩小范围后重试。",
     "audience_exists": "已有同名人群。",
     "invalid_characters": "输入包含无效字符。",
+    # imports of existing customers
+    "import_file_missing": "请选择要导入的文件。",
+    "bad_import_file": "文件无法导入：需为 UTF-8 编码的 CSV（首行为列名）或 JSON Lines，且只含说明中的列。",
+    "bad_import_format": "文件格式只能是 CSV 或 JSON Lines。",
+    "import_not_queued": "导入批次已记录，但未能交给后台处理；请重新上传同一文件。",
+    "import_batch_not_found": "找不到该导入批次。",
     # input
     "validation_error": "输入有误，请检查后重试。",
     "bad_amount": "请输入正确的金额（元，最多两位小数）。",

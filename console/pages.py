@@ -3,6 +3,7 @@
 from console import (
                      dashboard,
                      distribution,
+                     imports,
                      integrations,
                      operations,
                      people,
@@ -16,5 +17,5 @@ from console import (
 from console.blueprint import blp
 
 ROUTE_MODULES = [views, dashboard, people, operations, program, program_tiers, program_rules, program_coupons,
-                 program_mall, distribution, integrations]
+                 program_mall, distribution, integrations, imports]
 blueprints = [blp]

@@ -55,6 +55,10 @@ class Member(db.Model):
     invite_code: Mapped[str] = mapped_column(String(16), unique=True)
     invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"), index=True)
     source_channel: Mapped[str | None] = mapped_column(String(64))
+    # The brand's own customer id, for a member imported from its old system (onboarding/): what makes a
+    # re-run import skip the member instead of doubling them; None for members who joined here. A unique index
+    # (not a constraint: adding one would rebuild the members table on SQLite, whose rows others reference).
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=clock.now, index=True)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Tokens issued at or before this moment are refused (sessions revoked by an operator); None: all valid.

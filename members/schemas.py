@@ -94,6 +94,11 @@ class Profile(Schema):
     created_at = fields.DateTime()
 
 
+class PhoneBound(Profile):
+    token = fields.String(metadata={"description": "only when binding the phone linked the shopper to an imported "
+                                                   "customer: the token of that member (the old one is revoked)"})
+
+
 class ProfilePatch(Schema):
     nickname = fields.String(validate=[validate.Length(min=1, max=64), _no_control_chars])
     avatar_url = fields.URL(validate=validate.Length(max=512))

@@ -5,7 +5,7 @@ import secrets
 from datetime import date
 
 from flask import current_app
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import clock, events, fast_writes, wechat
@@ -15,7 +15,7 @@ from app.errors import Conflict, NotFound, ValidationError
 from app.extensions import db
 from members.models import Member, MemberIdentity, MemberTag, Tier
 
-INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: read aloud at a till
+INVITE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # 32 characters, no 0/O, 1/I: read aloud at a till
 
 
 def mask_phone(phone: str | None) -> str | None:
@@ -75,8 +75,11 @@ def entry_tier() -> Tier | None:
     return db.session.scalar(select(Tier).order_by(Tier.rank.asc()).limit(1))
 
 
-def _new_invite_code() -> str:
-    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(8))
+def new_invite_code() -> str:
+    """A fresh invite code (unique by the column: a clash fails the INSERT, whose caller tries again). One
+    random byte per character: the alphabet has 32 letters, so `byte % 32` is uniform (an import makes a
+    million of these, and secrets.choice per character cost more than the rest of a member's row)."""
+    return "".join(INVITE_ALPHABET[byte % 32] for byte in secrets.token_bytes(8))
 
 
 def _identify(code: str) -> dict:
@@ -108,7 +111,7 @@ def _register(openid: str, unionid: str | None, scene: str | None, inviter_code:
         inviter = db.session.scalar(select(Member).where(Member.invite_code == inviter_code.strip().upper()))
     tier = entry_tier()
     member = Member(
-        invite_code=_new_invite_code(),
+        invite_code=new_invite_code(),
         tier_id=tier.id if tier else None,
         source_channel=scene,
         invited_by_id=inviter.id if inviter else None,
@@ -172,11 +175,19 @@ def update_profile(member_id: int, changes: dict) -> Member:
 
 
 def bind_phone(member_id: int, code: str) -> Member:
+    """Bind the phone WeChat vouches for. A phone that belongs to an imported customer who never used the
+    mini-program links the shopper to that customer instead (see `_link_imported`): the member returned is
+    then not the caller's, and the caller's tokens stop working (the API hands out a new one)."""
     phone = wechat.phone_number(code)  # before any read: no transaction (on SQLite, no write lock) across the call
     member = get_member(member_id)
-    owner = db.session.scalar(select(Member).where(Member.phone == phone))
+    owner = db.session.scalar(select(Member).where(Member.phone == phone).with_for_update()
+                              .execution_options(populate_existing=True))
     if owner is not None and owner.id != member.id:
-        raise Conflict("This phone number is bound to another member.", code="phone_taken")
+        if not _claimable(owner, member):
+            raise Conflict("This phone number is bound to another member.", code="phone_taken")
+        linked = _link_imported(member, owner)
+        db.session.commit()
+        return linked
     member.phone = phone
     try:
         events.profile_updated.send(None, member_id=member.id, fields=["phone"])
@@ -185,3 +196,26 @@ def bind_phone(member_id: int, code: str) -> Member:
         db.session.rollback()
         raise Conflict("This phone number is bound to another member.", code="phone_taken") from None
     return member
+
+
+def _claimable(imported: Member, shopper: Member) -> bool:
+    """An imported customer (an external id) who has never logged in is claimed by the first shopper who
+    proves the phone, if that shopper is new here too (no phone, no purchase): their points, tier and history
+    are on the imported row, which must win. `imported` is locked, so two claims cannot both pass."""
+    return (imported.external_id is not None and imported.last_login_at is None and shopper.phone is None
+            and shopper.purchase_count == 0)
+
+
+def _link_imported(shopper: Member, imported: Member) -> Member:
+    """The shopper's WeChat identities move to the imported member, so every later login finds that member;
+    the shopper's own row (created by their first login moments ago) keeps no identity and its tokens are
+    revoked. Audited with both ids, so the link can be traced and undone by hand."""
+    db.session.execute(update(MemberIdentity).where(MemberIdentity.member_id == shopper.id)
+                       .values(member_id=imported.id))
+    now = clock.now()
+    imported.last_login_at = now
+    shopper.tokens_valid_after = now
+    audit.record("member.link_imported", "member", imported.id, {"member_id": shopper.id},
+                 {"member_id": imported.id, "external_id": imported.external_id})
+    events.profile_updated.send(None, member_id=imported.id)
+    return imported

@@ -19,7 +19,7 @@ from app import clock, config_cache, events, fast_writes, pipeline
 from app.db_types import UTCDateTime
 from app.errors import Conflict, NotFound
 from app.extensions import db
-from app.sql import any_of, insert_ignore
+from app.sql import any_of, insert_ignore, insert_many
 from members.models import Member
 from points.models import CREDIT_KINDS, DEBIT_KINDS, LedgerEntry, LotDraw, PointsAccount, PointsLot, PointsPolicy
 
@@ -364,6 +364,56 @@ def _save_accounts(accounts: Iterable[PointsAccount]) -> None:
     db.session.execute(_SAVE_ACCOUNT, rows)
     for account in accounts:
         fast_writes.mark_written(account, BALANCES)
+
+
+@dataclass(frozen=True)
+class OpeningLot:
+    """Points a member brings from the brand's old system, valid until `expires_at` (None: never)."""
+
+    amount: int
+    expires_at: datetime | None
+
+
+def open_balances(balances: dict[int, list[OpeningLot]], *, cause_type: str, cause_id: int | str,
+                  note: str = "opening balance") -> int:
+    """The opening balances of members created by the caller's transaction (an import), set-based: one
+    `opening` ledger entry per member (business key `opening:<member id>`: a member opens once, whichever batch
+    tries again), one open lot per `OpeningLot` keeping its own expiry, and the account. Three INSERTs per
+    call whatever its size (app.sql.insert_many). No `points_credited` announcement: an opening balance is not
+    news to the shopper, and a million WeChat messages would be spam. Returns the points written.
+
+    The accounts must not exist yet (the members are new in this transaction, so nobody else can have touched
+    them): a second opening of one member fails on the accounts' primary key or the entry's unique key, and
+    the caller's transaction rolls back whole."""
+    now = clock.now()
+    rows = {member_id: lots for member_id, lots in balances.items() if lots}
+    for lots in rows.values():
+        for lot in lots:
+            _check_amount(lot.amount)
+            if lot.expires_at is not None and lot.expires_at <= now:
+                raise ValueError(f"an opening lot must not have expired: {lot.expires_at.isoformat()}")
+    if not rows:
+        return 0
+    totals = {member_id: sum(lot.amount for lot in lots) for member_id, lots in rows.items()}
+    insert_many(PointsAccount.__table__, [
+        {"member_id": member_id, "available": total, "pending": 0, "debt": 0, "updated_at": now}
+        for member_id, total in totals.items()])
+    entry_ids = dict(insert_many(LedgerEntry.__table__, [
+        {"member_id": member_id, "delta": totals[member_id], "kind": "opening", "business_key": f"opening:{member_id}",
+         "cause_type": cause_type, "cause_id": str(cause_id), "balance_after": totals[member_id],
+         "expires_at": _earliest(lots), "note": note, "created_at": now}
+        for member_id, lots in rows.items()], returning=("member_id", "id")))
+    insert_many(PointsLot.__table__, [
+        {"member_id": member_id, "entry_id": entry_ids[member_id], "amount": lot.amount, "remaining": lot.amount,
+         "state": "open", "available_at": now, "expires_at": lot.expires_at, "created_at": now}
+        for member_id, lots in rows.items() for lot in lots])
+    return sum(totals.values())
+
+
+def _earliest(lots: list[OpeningLot]) -> datetime | None:
+    """What the entry shows as its expiry: the soonest of its lots (None only when none expires)."""
+    dated = [lot.expires_at for lot in lots if lot.expires_at is not None]
+    return min(dated) if dated else None
 
 
 def debit(member_id: int, amount: int, *, kind: str, key: str, cause_type: str, cause_id=None,

@@ -16,7 +16,7 @@ from app import clock
 from app.db_types import UTCDateTime
 from app.extensions import db
 
-CREDIT_KINDS = ("earn", "grant", "adjust", "refund")
+CREDIT_KINDS = ("earn", "grant", "adjust", "refund", "opening")  # opening: an imported balance
 DEBIT_KINDS = ("spend", "expire", "reverse", "adjust")
 
 
@@ -50,7 +50,7 @@ class LedgerEntry(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
     delta: Mapped[int]
-    kind: Mapped[str] = mapped_column(String(16))  # earn grant adjust refund | spend expire reverse adjust
+    kind: Mapped[str] = mapped_column(String(16))  # earn grant adjust refund opening | spend expire reverse adjust
     business_key: Mapped[str] = mapped_column(String(128))
     cause_type: Mapped[str] = mapped_column(String(32))  # purchase refund task grant adjustment redemption lot ...
     cause_id: Mapped[str | None] = mapped_column(String(64))

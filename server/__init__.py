@@ -27,6 +27,8 @@ import marketing.api
 import marketing.cli
 import members.api
 import notifications.handlers
+import onboarding.api
+import onboarding.cli
 import points.api
 import points.cli
 import reports.api
@@ -54,14 +56,14 @@ from config import config_for
 # Each module exposes `blueprints`; this order is the order of the OpenAPI document.
 API_MODULES = [operators_api, api_keys_api, members.api, card.api, tiers.api, vip.api, points.api, catalog.api,
                till.api, mall.api, tasks.api, coupons.api, marketing.api, distribution.api, reports.api, webhooks.api,
-               audit_api, job_runs_api]
+               onboarding.api, audit_api, job_runs_api]
 # Modules that connect receivers to app.events (see app/events.py).
 HANDLER_MODULES = [tasks.handlers, coupons.handlers, benefits.handlers, notifications.handlers,
                    distribution.handlers, webhooks.handlers]
 # Server-rendered pages (plain Flask blueprints, not in the OpenAPI document).
 PAGE_MODULES = [console.pages]
 CLI_MODULES = [operators_cli, points.cli, benefits.cli, vip.cli, marketing.cli, reports.cli, job_runs_cli,
-               distribution.cli, demo.cli]
+               distribution.cli, onboarding.cli, demo.cli]
 
 
 def _limit_only_where_limited(app: Flask) -> None:

@@ -23,7 +23,7 @@ LAYERS: list[tuple[str, ...]] = [
     ("coupons",),
     ("till", "benefits", "tasks", "mall"),
     ("card", "marketing", "notifications", "distribution"),
-    ("reports", "webhooks"),
+    ("reports", "webhooks", "onboarding"),
     ("console",),
     ("demo",),
     ("server",),

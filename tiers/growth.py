@@ -14,12 +14,14 @@ from sqlalchemy import bindparam, case, func, insert, select, update
 from app import clock, events, fast_writes, pipeline
 from app.errors import NotFound
 from app.extensions import db
+from app.sql import insert_many
 from members.models import Member, Tier
 from tiers.ladder import get_policy, ladder_copy, next_review_on, tier_by_id, tier_of
 from tiers.models import GrowthEvent, TierChange
 
 log = logging.getLogger(__name__)
 REVIEW_RESET = "review_reset"  # the growth log row of a downgrade: lifetime growth lowered to the new tier
+OPENING = "opening"  # the tier change of an imported member (onboarding/)
 
 
 # --- growth and tier changes --------------------------------------------------------------------------
@@ -44,6 +46,39 @@ def change_tier(member: Member, target: Tier | SimpleNamespace, reason: str, ref
     change = {"from": current.code if current else None, "to": target.code}
     events.tier_changed.send(None, member_id=member.id, from_tier=change["from"], to_tier=target.code, reason=reason)
     return change
+
+
+def opening_tiers(wanted: list[tuple[str | None, int]], today: date) -> list[tuple[SimpleNamespace | None,
+                                                                                 date | None]]:
+    """The tier and first review date each imported member starts with, for (tier code or None, growth): the
+    tier the brand's file names (a code of the ladder), else the highest one the growth reaches, else the entry
+    tier. The ladder is read once for the whole list, and each tier's review date computed once."""
+    tiers = ladder_copy()
+    by_code = {tier.code: tier for tier in tiers}
+    reviews: dict[int, date | None] = {}
+    found = []
+    for code, growth in wanted:
+        tier = by_code[code] if code else next((t for t in reversed(tiers) if t.growth_threshold <= growth),
+                                               tiers[0] if tiers else None)
+        if tier is not None and tier.id not in reviews:
+            reviews[tier.id] = next_review_on(tier, today)
+        found.append((tier, reviews[tier.id] if tier is not None else None))
+    return found
+
+
+def record_openings(openings: list[tuple[int, int | None, int]], ref: str) -> None:
+    """The history of members an import created with their tier and growth ((member id, tier id, growth)):
+    one tier change from no tier (reason `opening`, the growth they came with) above the entry tier (a new
+    member enters that one with no change row either), one INSERT per call. No growth log row: the imported
+    growth was not earned here, and the first review judges only growth earned since the import (the log is
+    what a review sums). No `tier_changed` announcement: an imported tier is no upgrade to congratulate."""
+    now = clock.now()
+    tiers = ladder_copy()
+    entry = tiers[0].id if tiers else None
+    insert_many(TierChange.__table__, [
+        {"member_id": member_id, "from_tier_id": None, "to_tier_id": tier_id, "reason": OPENING, "ref": ref,
+         "growth": growth, "created_at": now} for member_id, tier_id, growth in openings
+        if tier_id is not None and tier_id != entry])
 
 
 def lock_member(member_id: int) -> Member:
