@@ -11,14 +11,14 @@ from xml.parsers.expat import ExpatError
 
 import requests
 import xmltodict
-from flask import current_app
+from flask import Response, current_app, request
 from wechatpy import WeChatClient
 from wechatpy.exceptions import InvalidSignatureException, WeChatClientException, WeChatPayException
 from wechatpy.pay import WeChatPay
 from wechatpy.session.redisstorage import RedisStorage
 
 from app import clock
-from app.errors import ServiceUnavailable, Unauthorized
+from app.errors import ApiError, ServiceUnavailable, Unauthorized
 from app.redis_store import get_redis
 
 INVALID_CODE_ERRCODES = {40029, 40163, 40226, 45011}
@@ -151,6 +151,57 @@ def read_payment_notify(xml: bytes) -> tuple[dict | None, bool, str]:
         log.warning("payment notify for another merchant/app: %s %s", data.get("appid"), data.get("mch_id"))
         return None, False, "wrong merchant"
     return data, True, "OK"
+
+
+def order_verdict(order, data: dict, what: str) -> tuple[bool, str] | None:
+    """The checks every paid product makes of a checked notify against its locked order (`order_no`, `amount`,
+    `state`, `transaction_id`): None when the payment is to be applied, else the answer for WeChat. A repeated
+    notify of a paid order is acknowledged (WeChat stops) and changes nothing; another transaction paying it again
+    is logged for a refund by hand. The caller rolls back on an answer."""
+    if order is None:
+        log.warning("%s notify for an unknown order %r", what, data.get("out_trade_no"))
+        return False, "unknown order"
+    if data.get("total_fee") != order.amount:
+        log.warning("%s notify for %s with amount %r, expected %s", what, order.order_no, data.get("total_fee"),
+                    order.amount)
+        return False, "wrong amount"
+    transaction_id = str(data.get("transaction_id") or "")
+    if not transaction_id:
+        return False, "no transaction id"
+    if order.state == "paid":
+        if order.transaction_id != transaction_id:
+            log.error("%s order %s paid again by transaction %s (first: %s): refund by hand", what, order.order_no,
+                      transaction_id, order.transaction_id)
+        return True, "OK"
+    return None
+
+
+MAX_NOTIFY_BYTES = 64 * 1024
+SUCCESS_XML = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
+FAIL_XML = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{}]]></return_msg></xml>"
+# The OpenAPI description of a notify route (flask-smorest's `doc`): XML in, XML out, no token.
+NOTIFY_DOC = {
+    "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
+    "responses": {"200": {"description": "WeChat's XML answer: return_code SUCCESS or FAIL",
+                          "content": {"text/xml": {"schema": {"type": "string"}}}}},
+    "security": [],
+}
+
+
+def answer_notify(handle) -> Response:
+    """A notify route's whole answer: the body read bounded (never more than MAX_NOTIFY_BYTES + 1 bytes in memory,
+    whatever is sent), `handle(raw) -> (acknowledge?, reason)` from the owning service, WeChat's XML answer."""
+    too_large = (request.content_length or 0) > MAX_NOTIFY_BYTES
+    raw = b"" if too_large else request.stream.read(MAX_NOTIFY_BYTES + 1)
+    if too_large or len(raw) > MAX_NOTIFY_BYTES:
+        ok, reason = False, "too large"
+    else:
+        try:
+            ok, reason = handle(raw)
+        except ApiError as error:
+            ok, reason = False, error.code
+    body = SUCCESS_XML if ok else FAIL_XML.format(reason)
+    return Response(body, status=200, content_type="text/xml; charset=utf-8")
 
 
 def pay_client() -> BrandWeChatPay:

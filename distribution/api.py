@@ -3,14 +3,13 @@ marketing's (/admin/promoters, /admin/commission-rules, /admin/promoter-levels, 
 /admin/distribution/settings and /report)."""
 from __future__ import annotations
 
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE
 
-from app import csv_export
+from app import csv_export, wechat
 from app.auth import admin_required, current_identity, current_member_id, member_required
-from app.errors import ApiError
 from app.pagination import ListArgs, keyset_page
 from distribution import attribution, figures, levels, packs, program, promoters, statements, withdrawals
 from distribution.models import Promoter, Withdrawal
@@ -48,10 +47,6 @@ from distribution.schemas import (
     WithdrawalQuery,
     WithdrawIn,
 )
-
-MAX_NOTIFY_BYTES = 64 * 1024
-SUCCESS_XML = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
-FAIL_XML = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{}]]></return_msg></xml>"
 
 blp = Blueprint("promoter", __name__, url_prefix="/api/v1/me/promoter",
                 description="Distribution (分销): my promoter card, shares, fans, commission, withdrawals")
@@ -101,25 +96,10 @@ class PackOrder(MethodView):
 
 @pay_blp.route("/promoter-notify")
 class PackNotify(MethodView):
-    @pay_blp.doc(
-        requestBody={"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
-        responses={"200": {"description": "WeChat's XML answer: return_code SUCCESS or FAIL",
-                           "content": {"text/xml": {"schema": {"type": "string"}}}}},
-        security=[],
-    )
+    @pay_blp.doc(**wechat.NOTIFY_DOC)
     def post(self):
         """WeChat Pay's signed payment result for a promoter pack (no token: the signature is the authentication)."""
-        too_large = (request.content_length or 0) > MAX_NOTIFY_BYTES  # a bounded read, whatever the body is
-        raw = b"" if too_large else request.stream.read(MAX_NOTIFY_BYTES + 1)
-        if too_large or len(raw) > MAX_NOTIFY_BYTES:
-            ok, reason = False, "too large"
-        else:
-            try:
-                ok, reason = packs.handle_notify(raw)
-            except ApiError as error:
-                ok, reason = False, error.code
-        body = SUCCESS_XML if ok else FAIL_XML.format(reason)
-        return Response(body, status=200, content_type="text/xml; charset=utf-8")
+        return wechat.answer_notify(packs.handle_notify)
 
 
 @blp.route("/share")

@@ -71,25 +71,11 @@ def handle_notify(xml: bytes) -> tuple[bool, str]:
         return ok, reason
     order = db.session.scalar(select(PackOrder).where(PackOrder.order_no == str(data.get("out_trade_no", "")))
                               .with_for_update().execution_options(populate_existing=True))
-    if order is None:
+    answer = wechat.order_verdict(order, data, "pack")
+    if answer is not None:
         db.session.rollback()
-        log.warning("pack notify for an unknown order %r", data.get("out_trade_no"))
-        return False, "unknown order"
-    if data.get("total_fee") != order.amount:
-        db.session.rollback()
-        log.warning("pack notify for %s with amount %r, expected %s", order.order_no, data.get("total_fee"),
-                    order.amount)
-        return False, "wrong amount"
-    transaction_id = str(data.get("transaction_id") or "")
-    if not transaction_id:
-        db.session.rollback()
-        return False, "no transaction id"
-    if order.state == "paid":
-        db.session.rollback()
-        if order.transaction_id != transaction_id:
-            log.error("pack order %s paid again by transaction %s (first: %s): refund by hand", order.order_no,
-                      transaction_id, order.transaction_id)
-        return True, "OK"
+        return answer
+    transaction_id = str(data["transaction_id"])
     order.state, order.transaction_id, order.paid_at = "paid", transaction_id, clock.now()
     try:
         with db.session.begin_nested():

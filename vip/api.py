@@ -1,10 +1,10 @@
 """Paid VIP: plans on sale, orders, WeChat Pay's notify, and marketing's plan CRUD."""
-from flask import Response, request
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
+from app import wechat
 from app.auth import admin_required, current_member_id, member_required
-from app.errors import ApiError
 from vip import service
 from vip.schemas import (
     VipOrderCreated,
@@ -15,8 +15,6 @@ from vip.schemas import (
     VipPlanOut,
     VipPlanPatch,
 )
-
-MAX_NOTIFY_BYTES = 64 * 1024
 
 blp = Blueprint("vip", __name__, url_prefix="/api/v1/vip", description="Paid VIP (付费会员)")
 pay_blp = Blueprint("pay", __name__, url_prefix="/api/v1/pay", description="WeChat Pay callbacks")
@@ -52,26 +50,10 @@ class Order(MethodView):
 
 @pay_blp.route("/notify")
 class Notify(MethodView):
-    @pay_blp.doc(
-        requestBody={"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
-        responses={"200": {"description": "WeChat's XML answer: return_code SUCCESS or FAIL",
-                           "content": {"text/xml": {"schema": {"type": "string"}}}}},
-        security=[],
-    )
+    @pay_blp.doc(**wechat.NOTIFY_DOC)
     def post(self):
         """WeChat Pay's signed payment result (no token: the signature is the authentication)."""
-        # A bounded read: never more than MAX_NOTIFY_BYTES + 1 bytes in memory, whatever the body is.
-        too_large = (request.content_length or 0) > MAX_NOTIFY_BYTES
-        raw = b"" if too_large else request.stream.read(MAX_NOTIFY_BYTES + 1)
-        if too_large or len(raw) > MAX_NOTIFY_BYTES:
-            ok, reason = False, "too large"
-        else:
-            try:
-                ok, reason = service.handle_notify(raw)
-            except ApiError as error:
-                ok, reason = False, error.code
-        body = service.SUCCESS_XML if ok else service.FAIL_XML.format(reason)
-        return Response(body, status=200, content_type="text/xml; charset=utf-8")
+        return wechat.answer_notify(service.handle_notify)
 
 
 @admin_blp.route("/vip-plans")

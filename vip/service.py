@@ -29,8 +29,6 @@ from vip.schemas import VipBenefits
 log = logging.getLogger(__name__)
 
 PLAN_FIELDS = ("code", "name", "price", "duration_days", "benefits", "active")
-SUCCESS_XML = "<xml><return_code><![CDATA[SUCCESS]]></return_code><return_msg><![CDATA[OK]]></return_msg></xml>"
-FAIL_XML = "<xml><return_code><![CDATA[FAIL]]></return_code><return_msg><![CDATA[{}]]></return_msg></xml>"
 
 
 # --- plans --------------------------------------------------------------------------------------------
@@ -187,25 +185,11 @@ def handle_notify(xml: bytes) -> tuple[bool, str]:
     if data is None:
         return ok, reason
     order = _lock_order(str(data.get("out_trade_no", "")))
-    if order is None:
+    answer = wechat.order_verdict(order, data, "VIP")
+    if answer is not None:
         db.session.rollback()
-        log.warning("payment notify for an unknown order %r", data.get("out_trade_no"))
-        return False, "unknown order"
-    if data.get("total_fee") != order.amount:
-        db.session.rollback()
-        log.warning("payment notify for %s with amount %r, expected %s", order.order_no, data.get("total_fee"),
-                    order.amount)
-        return False, "wrong amount"
-    transaction_id = str(data.get("transaction_id") or "")
-    if not transaction_id:
-        db.session.rollback()
-        return False, "no transaction id"
-    if order.state == "paid":
-        db.session.rollback()
-        if order.transaction_id != transaction_id:
-            log.error("order %s paid again by transaction %s (first: %s): refund by hand", order.order_no,
-                      transaction_id, order.transaction_id)
-        return True, "OK"
+        return answer
+    transaction_id = str(data["transaction_id"])
     _activate(order, transaction_id)
     try:
         db.session.commit()
