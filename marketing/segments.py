@@ -318,13 +318,14 @@ def ratio(part: int, whole: int) -> float:
 # --- KOC ----------------------------------------------------------------------------------------------
 
 def compute_koc(day: date | None = None) -> dict:
-    """Rank inviters (invitees registered by the end of `day`, of whom converted = made a purchase by then) and
+    """Rank inviters (invitees registered by the end of `day`, of whom converted = made a purchase by then that
+    still counts: one refunded in full converts no one, as everywhere in the segments) and
     posters (rewarded completions of `post` tasks, 图文 shared by the member, by then): a member who posts but
     has not invited anyone yet is a KOC candidate too. One INSERT .. SELECT of both counts, grouped per
     member (a statement per posting member cost 10 s of client CPU at 100k posters: bench/README.md)."""
     day = day or clock.business_today() - timedelta(days=1)
     end = clock.end_of_business_day(day)
-    bought = exists().where(Purchase.member_id == Member.id, Purchase.created_at < end)
+    bought = exists().where(Purchase.member_id == Member.id, Purchase.created_at < end, _counted())
     invites = (
         select(Member.invited_by_id.label("member_id"), func.count().label("invites"),
                func.sum(case((bought, 1), else_=0)).label("converted"), literal(0).label("posts"))

@@ -196,6 +196,7 @@ def test_koc_ranks_inviters_by_converted_invitees(client, marketing, history, at
     for member_id in b_invitees:
         history.purchase(member_id, 1000)
     history.purchase(a_invitees[0], 1000)
+    history.refund(history.purchase(a_invitees[1], 800), 800)  # refunded in full: converts no one
     _at_day(at, date(2026, 3, 1))
     segments.compute_koc()
     items = client.get("/api/v1/admin/reports/koc", headers=marketing).get_json()["items"]
