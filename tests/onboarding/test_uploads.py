@@ -115,7 +115,7 @@ def test_the_console_page_is_for_admins(client, program):
     sign_in(client, "marketing")
     assert client.get("/console/imports").status_code == 403
     client.post("/console/logout",
-                data={"csrf_token": csrf_token(client.get("/console/marketing").get_data(as_text=True))})
+                data={"csrf_token": csrf_token(client.get("/console/marketing/dashboard").get_data(as_text=True))})
     sign_in(client, "admin")
     page = client.get("/console/imports").get_data(as_text=True)
     refused = client.post("/console/imports", content_type="multipart/form-data",
