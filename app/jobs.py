@@ -79,11 +79,19 @@ def batch_done(counts: dict, total: int | None = None) -> None:
     if run is None:
         return
     run.counts = clean_counts(counts)
-    if run.run_id is not None:
-
+    if run.run_id is not None and not _holds_sqlite_write_lock():
         job_runs.progress(run.run_id, run.counts)
     if run.on_progress is not None:
         run.on_progress(run.counts, total)
+
+
+def _holds_sqlite_write_lock() -> bool:
+    """Whether this session has a transaction open on SQLite, where every transaction holds the one write lock
+    from its BEGIN (app/extensions.py): the progress row, written on its own connection, would wait for this very
+    session until the busy timeout, and every other worker with it. A job that reads again after its commit (an
+    expired attribute loaded anew) is in that state; its progress then waits for the next batch or the finish.
+    PostgreSQL locks rows, so there the progress is always written."""
+    return db.engine.dialect.name == "sqlite" and db.session().in_transaction()
 
 
 def on_progress(listener: Callable[[dict, int | None], None] | None) -> contextvars.Token:

@@ -42,8 +42,8 @@ def review(batch_size: int = REVIEW_BATCH) -> dict:
                                        fans=promoter.fans, gmv=promoter.gmv, created_at=clock.now()))
             promoter.level_id = target.id
             counts["changed"] += 1
+        last_id = promoters[-1].id  # before the commit, which expires it (a reload would open a transaction)
         db.session.commit()
-        last_id = promoters[-1].id
         batch_done(counts)
     db.session.rollback()
     return counts

@@ -51,6 +51,42 @@ def test_a_run_is_recorded_with_its_counts():
         "tidy", "2026-03-01", "succeeded", {"scanned": 3, "changed": 2, "skipped": 1, "failed": 0}, None)
 
 
+def test_a_batch_that_reads_again_after_its_commit_neither_waits_nor_fails():
+    """On SQLite a transaction holds the one write lock from its BEGIN: the progress row, written on its own
+    connection while the job's session has read again after committing, used to wait for that very session for
+    the busy timeout and fail the job (and stall every other worker meanwhile, as in the demo)."""
+    seen = []
+
+    def batches() -> dict:
+        counts = job_runtime.zero_counts()
+        for _ in range(2):
+            db.session.commit()  # the batch's writes
+            seen.append(db.session.scalar(select(JobRun.state)))  # a read after the commit opens a transaction
+            counts["scanned"] += 1
+            job_runtime.batch_done(counts)
+        return counts
+
+    job_runtime.run_job("tidy", batches)
+    run = db.session.scalar(select(JobRun))
+    assert seen == ["running", "running"]
+    assert (run.state, run.counts["scanned"], run.error) == ("succeeded", 2, None)
+
+
+def test_progress_is_written_between_batches():
+    progress = []
+
+    def batches() -> dict:
+        counts = job_runtime.zero_counts()
+        counts["scanned"] = 7
+        job_runtime.batch_done(counts)
+        progress.append(db.session.scalar(select(JobRun.scanned)))
+        db.session.rollback()
+        return counts
+
+    job_runtime.run_job("tidy", batches)
+    assert progress == [7]
+
+
 def test_a_failing_run_is_recorded_with_why_and_raises():
     def boom():
         raise ValueError("tier table missing")
